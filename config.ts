@@ -1,0 +1,89 @@
+/**
+ * Gust's configuration: the environment, parsed once with zod. A bad value fails at start with
+ * the variable's name; nothing else in the code reads `Deno.env`.
+ */
+import { z } from "zod";
+import { parseDuration } from "./sdk/options.ts";
+
+const ROLES = ["web", "scheduler", "worker"] as const;
+export type Role = typeof ROLES[number];
+
+const durationMs = (fallback: string) =>
+  z.string().default(fallback).transform((value, ctx) => {
+    const ms = parseDuration(/^\d+$/.test(value) ? Number(value) : value);
+    if (ms === null) {
+      ctx.addIssue({ code: "custom", message: `not a duration: ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const list = (fallback: string) =>
+  z.string().default(fallback).transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
+
+const int = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);
+
+const schema = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  GUST_HOME: z.string().default("./.gust"),
+  GUST_DAGS_FOLDER: z.string().default("./dags"),
+  GUST_HOST: z.string().default("127.0.0.1"),
+  GUST_PORT: int(8080, 0),
+  GUST_ROLES: list(ROLES.join(",")).pipe(z.array(z.enum(ROLES)).min(1)),
+  GUST_WORKER_CONCURRENCY: int(4),
+  GUST_WORKER_QUEUES: list("default").pipe(z.array(z.string()).min(1)),
+  GUST_LEASE: durationMs("30s"),
+  GUST_MAX_RESULT_BYTES: int(1_048_576),
+  GUST_RUNNER_MEMORY_MB: int(256, 16),
+  GUST_DAG_IMPORT_TIMEOUT: durationMs("30s"),
+  GUST_DAG_REFRESH_INTERVAL: durationMs("30s"),
+});
+
+export interface Config {
+  databaseUrl: string | null;
+  home: string;
+  dagsFolder: string;
+  host: string;
+  port: number;
+  roles: Role[];
+  worker: { concurrency: number; queues: string[]; leaseMs: number; runnerMemoryMb: number };
+  maxResultBytes: number;
+  dagImportTimeoutMs: number;
+  dagRefreshIntervalMs: number;
+  /** Variables tasks may be given when they declare them by name. */
+  taskEnv: Record<string, string>;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string> = Deno.env.toObject()): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  }
+  const c = parsed.data;
+  return {
+    databaseUrl: c.DATABASE_URL ?? null,
+    home: absolute(c.GUST_HOME),
+    dagsFolder: absolute(c.GUST_DAGS_FOLDER),
+    host: c.GUST_HOST,
+    port: c.GUST_PORT,
+    roles: c.GUST_ROLES,
+    worker: {
+      concurrency: c.GUST_WORKER_CONCURRENCY,
+      queues: c.GUST_WORKER_QUEUES,
+      leaseMs: c.GUST_LEASE,
+      runnerMemoryMb: c.GUST_RUNNER_MEMORY_MB,
+    },
+    maxResultBytes: c.GUST_MAX_RESULT_BYTES,
+    dagImportTimeoutMs: c.GUST_DAG_IMPORT_TIMEOUT,
+    dagRefreshIntervalMs: c.GUST_DAG_REFRESH_INTERVAL,
+    taskEnv: env,
+  };
+}
+
+function absolute(path: string): string {
+  const resolved = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  return resolved.replace(/\/(\.\/)+/g, "/").replace(/\/\.$/, "").replace(/\/+$/, "");
+}

@@ -1,0 +1,149 @@
+/**
+ * One small SQL interface over the two drivers Gust runs on: a Postgres server through
+ * `npm:postgres`, or embedded PGlite. Call sites write tagged templates; values always travel
+ * as bound parameters, never as text. JSON values are wrapped with `json()` because the two
+ * drivers disagree on how a bare string bound to a jsonb parameter is encoded (postgres.js
+ * stringifies it again, PGlite passes it through).
+ */
+import postgres from "postgres";
+import type { PGlite, Transaction } from "@electric-sql/pglite";
+
+export type Row = Record<string, unknown>;
+
+/** A tagged-template query function. */
+export interface Sql {
+  <T = Row>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+export interface Db {
+  readonly kind: "postgres" | "pglite";
+  readonly sql: Sql;
+  /** Runs `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
+  begin<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  /** Subscribes to a NOTIFY channel; resolves once listening, to a function that stops it. */
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+class JsonValue {
+  constructor(readonly value: unknown) {}
+}
+
+class RawSql {
+  constructor(readonly text: string) {}
+}
+
+/** SQL text spliced in as is: only for constants written in this codebase, never for input. */
+export function raw(text: string): RawSql {
+  return new RawSql(text);
+}
+
+/** Marks a value to be bound as jsonb. */
+export function json(value: unknown): JsonValue {
+  return new JsonValue(value);
+}
+
+type Encode = (value: unknown) => unknown;
+
+/** Turns a tagged template into `$1...$n` text and a parameter list. */
+export function compile(
+  strings: TemplateStringsArray,
+  values: unknown[],
+  encodeJson: Encode,
+): { text: string; params: unknown[] } {
+  let text = strings[0];
+  const params: unknown[] = [];
+  values.forEach((value, i) => {
+    if (value instanceof RawSql) {
+      text += value.text;
+    } else if (value instanceof JsonValue) {
+      params.push(encodeJson(value.value === undefined ? null : value.value));
+      text += `$${params.length}::jsonb`;
+    } else {
+      params.push(Array.isArray(value) ? arrayLiteral(value) : value === undefined ? null : value);
+      text += `$${params.length}`;
+    }
+    text += strings[i + 1];
+  });
+  return { text, params };
+}
+
+/**
+ * Arrays travel as Postgres array literals, typed by the cast or the context in the SQL
+ * (`${ids}::int[]`, `= ANY(${names})`): postgres.js infers a wrong type for some element types
+ * (booleans), and one encoding for both drivers keeps them alike.
+ */
+export function arrayLiteral(values: unknown[]): string {
+  const items = values.map((v) => {
+    if (v === null || v === undefined) return "NULL";
+    if (typeof v === "boolean") return v ? "t" : "f";
+    if (typeof v === "number") return String(v);
+    const text = v instanceof Date ? v.toISOString() : String(v);
+    return `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  });
+  return `{${items.join(",")}}`;
+}
+
+export function postgresDb(url: string, options: { max?: number } = {}): Db {
+  const client = postgres(url, {
+    max: options.max ?? 10,
+    onnotice: () => {},
+    // int8 (counts, sums) as numbers: every int8 Gust reads is far below 2^53.
+    types: {
+      int8: { to: 20, from: [20], serialize: (x: number) => String(x), parse: Number },
+    },
+    connection: { application_name: "gust" },
+  });
+  const encode: Encode = (v) => v; // postgres.js serializes jsonb parameters itself
+  const wrap = (run: postgres.Sql | postgres.TransactionSql): Sql => {
+    const sql = (<T>(strings: TemplateStringsArray, ...values: unknown[]) => {
+      const { text, params } = compile(strings, values, encode);
+      return run.unsafe(text, params as never[]).then((rows) => rows as unknown as T[]);
+    }) as Sql;
+    sql.exec = async (script) => {
+      await run.unsafe(script);
+    };
+    return sql;
+  };
+  return {
+    kind: "postgres",
+    sql: wrap(client),
+    begin: (fn) => client.begin((tx) => fn(wrap(tx))) as never,
+    async listen(channel, onMessage) {
+      const sub = await client.listen(channel, onMessage);
+      return () => sub.unlisten();
+    },
+    async notify(channel, payload) {
+      await client.notify(channel, payload);
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+export function pgliteDb(pg: PGlite): Db {
+  const encode: Encode = (v) => JSON.stringify(v);
+  const wrap = (run: PGlite | Transaction): Sql => {
+    const sql = (async <T>(strings: TemplateStringsArray, ...values: unknown[]) => {
+      const { text, params } = compile(strings, values, encode);
+      const result = await run.query<T>(text, params);
+      return result.rows;
+    }) as Sql;
+    sql.exec = async (script) => {
+      await run.exec(script);
+    };
+    return sql;
+  };
+  return {
+    kind: "pglite",
+    sql: wrap(pg),
+    begin: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    listen: (channel, onMessage) => pg.listen(channel, onMessage),
+    async notify(channel, payload) {
+      await pg.query("SELECT pg_notify($1, $2)", [channel, payload]);
+    },
+    close: () => pg.close(),
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * Queries on task instances. Every state change is conditional on the state it changes from
+ * (and, for a running try, on the lease), so a doubled or late call changes nothing.
+ */
+import { json, type Sql } from "./client.ts";
+import type { TaskState } from "../scheduler/states.ts";
+import type { Change, TiView } from "../scheduler/decide.ts";
+import type { TaskError } from "../sdk/types.ts";
+
+export function loadRunTis(sql: Sql, dagRunId: number): Promise<TiView[]> {
+  return sql<TiView>`
+    SELECT id, task_id AS "taskId", map_index AS "mapIndex", state, next_retry_at AS "nextRetryAt"
+    FROM task_instance WHERE dag_run_id = ${dagRunId}`;
+}
+
+/** Applies scheduler decisions; a row whose state moved on since it was read is left alone. */
+export async function applyChanges(sql: Sql, changes: Change[], now: Date): Promise<number> {
+  if (changes.length === 0) return 0;
+  const rows = await sql`
+    UPDATE task_instance ti SET state = c.to_state, updated_at = ${now},
+      end_date = CASE WHEN c.to_state IN ('skipped', 'upstream_failed', 'failed') THEN ${now}::timestamptz
+        ELSE ti.end_date END,
+      next_retry_at = NULL
+    FROM unnest(${changes.map((c) => c.id)}::int[], ${changes.map((c) => c.from)}::text[],
+      ${changes.map((c) => c.to)}::text[]) AS c(id, from_state, to_state)
+    WHERE ti.id = c.id AND ti.state IS NOT DISTINCT FROM c.from_state
+    RETURNING ti.id`;
+  return rows.length;
+}
+
+/** Turns a mapped task's placeholder (map index -1) into instances 0..count-1, all scheduled. */
+export async function expandMapped(sql: Sql, id: number, count: number, now: Date): Promise<void> {
+  const [placeholder] = await sql`
+    UPDATE task_instance SET map_index = 0, state = 'scheduled', updated_at = ${now}
+    WHERE id = ${id} AND map_index = -1 AND state IS NULL
+    RETURNING id`;
+  if (!placeholder || count <= 1) return;
+  await sql`
+    INSERT INTO task_instance (dag_run_id, dag_id, run_id, task_id, map_index, state, max_tries,
+      retry_delay_ms, retry_exponential, max_retry_delay_ms, pool, pool_slots, priority_weight,
+      queue, updated_at)
+    SELECT dag_run_id, dag_id, run_id, task_id, i, 'scheduled', max_tries, retry_delay_ms,
+      retry_exponential, max_retry_delay_ms, pool, pool_slots, priority_weight, queue, ${now}
+    FROM task_instance, generate_series(1, ${count - 1}::int) AS i
+    WHERE id = ${id}`;
+}
+
+/** Results of successful tasks, by task id; a mapped task's come as an array by map index. */
+export async function loadResults(
+  sql: Sql,
+  dagRunId: number,
+  taskIds: string[],
+): Promise<Map<string, unknown>> {
+  const results = new Map<string, unknown>();
+  if (taskIds.length === 0) return results;
+  const rows = await sql<{ taskId: string; mapIndex: number; value: unknown }>`
+    SELECT ti.task_id AS "taskId", ti.map_index AS "mapIndex", x.value
+    FROM task_instance ti JOIN xcom x ON x.ti_id = ti.id AND x.key = 'return_value'
+    WHERE ti.dag_run_id = ${dagRunId} AND ti.task_id = ANY(${taskIds}) AND ti.state = 'success'
+    ORDER BY ti.task_id, ti.map_index`;
+  for (const row of rows) {
+    if (row.mapIndex < 0) results.set(row.taskId, row.value);
+    else {
+      const list = (results.get(row.taskId) as unknown[] | undefined) ?? [];
+      list.push(row.value);
+      results.set(row.taskId, list);
+    }
+  }
+  return results;
+}
+
+export interface ClaimedTi {
+  id: number;
+  dagRunId: number;
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber: number;
+  maxTries: number;
+  dagVersionId: number;
+  conf: Record<string, unknown>;
+  logicalDate: Date | null;
+  dataIntervalStart: Date | null;
+  dataIntervalEnd: Date | null;
+}
+
+/**
+ * Claims up to `limit` queued task instances for a worker, highest priority first. SKIP LOCKED
+ * lets several workers claim at once without waiting on each other or taking the same row.
+ */
+export async function claimTasks(
+  sql: Sql,
+  c: {
+    worker: string;
+    hostname: string;
+    queues: string[];
+    limit: number;
+    leaseMs: number;
+    now: Date;
+  },
+): Promise<ClaimedTi[]> {
+  const leaseUntil = new Date(c.now.getTime() + c.leaseMs);
+  return await sql<ClaimedTi>`
+    WITH claimed AS (
+      UPDATE task_instance ti SET state = 'running', try_number = ti.try_number + 1,
+        lease_owner = ${c.worker}, lease_expires_at = ${leaseUntil}, start_date = ${c.now},
+        end_date = NULL, duration_ms = NULL, hostname = ${c.hostname}, updated_at = ${c.now}
+      WHERE ti.id IN (
+        SELECT id FROM task_instance
+        WHERE state = 'queued' AND queue = ANY(${c.queues})
+        ORDER BY priority_weight DESC, queued_at, id
+        LIMIT ${c.limit}
+        FOR UPDATE SKIP LOCKED)
+      RETURNING ti.*
+    ), tries AS (
+      INSERT INTO task_try (ti_id, try_number, state, start_date, hostname)
+      SELECT id, try_number, 'running', start_date, hostname FROM claimed
+      ON CONFLICT (ti_id, try_number) DO UPDATE SET state = 'running',
+        start_date = EXCLUDED.start_date, end_date = NULL, error = NULL
+    )
+    SELECT c.id, c.dag_run_id AS "dagRunId", c.dag_id AS "dagId", c.run_id AS "runId",
+      c.task_id AS "taskId", c.map_index AS "mapIndex", c.try_number AS "tryNumber",
+      c.max_tries AS "maxTries", r.dag_version_id AS "dagVersionId", r.conf,
+      r.logical_date AS "logicalDate", r.data_interval_start AS "dataIntervalStart",
+      r.data_interval_end AS "dataIntervalEnd"
+    FROM claimed c JOIN dag_run r ON r.id = c.dag_run_id
+    ORDER BY c.priority_weight DESC, c.id`;
+}
+
+export interface TryOutcome {
+  id: number;
+  tryNumber: number;
+  worker: string;
+  now: Date;
+  /** JSON text of the result, for a success. */
+  resultJson?: string;
+  error?: TaskError;
+}
+
+/**
+ * Ends a running try: success, or failure with Airflow's retry rule (a try fails for good once
+ * `try_number > max_tries`). Counts only while the worker still holds the lease; returns the
+ * state written, or null when the lease was lost and nothing changed.
+ */
+export async function finishTry(
+  sql: Sql,
+  o: TryOutcome,
+): Promise<{ state: TaskState; dagRunId: number } | null> {
+  const success = o.resultJson !== undefined;
+  const [row] = await sql<{ state: TaskState; dagRunId: number }>`
+    UPDATE task_instance SET
+      state = CASE WHEN ${success} THEN 'success'
+        WHEN try_number <= max_tries THEN 'up_for_retry' ELSE 'failed' END,
+      next_retry_at = CASE WHEN NOT ${success} AND try_number <= max_tries
+        THEN ${o.now}::timestamptz + make_interval(secs => (CASE WHEN retry_exponential
+          THEN LEAST(retry_delay_ms * power(2, try_number - 1), COALESCE(max_retry_delay_ms, 86400000))
+          ELSE retry_delay_ms END) / 1000.0) END,
+      end_date = ${o.now}, duration_ms = (extract(epoch FROM ${o.now}::timestamptz - start_date) * 1000)::int,
+      lease_owner = NULL, lease_expires_at = NULL, updated_at = ${o.now}
+    WHERE id = ${o.id} AND state = 'running' AND lease_owner = ${o.worker}
+      AND try_number = ${o.tryNumber}
+    RETURNING state, dag_run_id AS "dagRunId"`;
+  if (!row) return null;
+  await sql`
+    UPDATE task_try SET state = ${row.state === "up_for_retry" ? "failed" : row.state},
+      end_date = ${o.now}, error = ${json(o.error ?? null)}
+    WHERE ti_id = ${o.id} AND try_number = ${o.tryNumber}`;
+  if (success) {
+    await sql`
+      INSERT INTO xcom (ti_id, key, value, created_at)
+      VALUES (${o.id}, 'return_value', ${o.resultJson}::text::jsonb, ${o.now})
+      ON CONFLICT (ti_id, key) DO UPDATE SET value = EXCLUDED.value, created_at = EXCLUDED.created_at`;
+  }
+  await sql`UPDATE dag_run SET needs_scheduling = true WHERE id = ${row.dagRunId}`;
+  return row;
+}
+
+/** Extends the leases a worker still holds; returns the ids it no longer holds. */
+export async function renewLeases(
+  sql: Sql,
+  worker: string,
+  ids: number[],
+  leaseMs: number,
+  now: Date,
+): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const held = await sql<{ id: number }>`
+    UPDATE task_instance SET lease_expires_at = ${new Date(now.getTime() + leaseMs)}
+    WHERE id = ANY(${ids}::int[]) AND state = 'running' AND lease_owner = ${worker}
+    RETURNING id`;
+  const kept = new Set(held.map((r) => r.id));
+  return ids.filter((id) => !kept.has(id));
+}
+
+/** Hands a running try back (graceful shutdown): it is queued again and the try does not count. */
+export async function releaseTry(
+  sql: Sql,
+  id: number,
+  worker: string,
+  tryNumber: number,
+  now: Date,
+) {
+  const [row] = await sql<{ dagRunId: number }>`
+    UPDATE task_instance SET state = 'queued', queued_at = ${now}, try_number = try_number - 1,
+      lease_owner = NULL,
+      lease_expires_at = NULL, updated_at = ${now}
+    WHERE id = ${id} AND state = 'running' AND lease_owner = ${worker} AND try_number = ${tryNumber}
+    RETURNING dag_run_id AS "dagRunId"`;
+  if (row) {
+    await sql`
+      UPDATE task_try SET state = 'failed', end_date = ${now},
+        error = ${json({ name: "Released", message: "Worker shut down; the task was handed back" })}
+      WHERE ti_id = ${id} AND try_number = ${tryNumber}`;
+  }
+  return row ?? null;
+}

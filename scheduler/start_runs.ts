@@ -1,0 +1,45 @@
+/**
+ * Queued runs -> running, oldest logical date first, while the DAG has fewer running runs than
+ * its `maxActiveRuns`. Runs of paused DAGs wait. Serialized across schedulers by an advisory
+ * lock so two of them cannot both start the last allowed run.
+ */
+import type { Db } from "../db/client.ts";
+
+const START_LOCK = 7_406_815;
+
+export async function startQueuedRuns(db: Db, now: Date): Promise<number> {
+  return await db.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${START_LOCK})`;
+    const started = await tx`
+      WITH active AS (
+        SELECT dag_id, count(*) AS n FROM dag_run WHERE state = 'running' GROUP BY dag_id
+      ), candidates AS (
+        SELECT q.id, v.max_active_runs, COALESCE(a.n, 0) AS n,
+          row_number() OVER (PARTITION BY q.dag_id
+            ORDER BY q.logical_date NULLS LAST, q.run_after, q.id) AS position
+        FROM dag_run q
+          JOIN dag d ON d.dag_id = q.dag_id
+          JOIN dag_version v ON v.id = q.dag_version_id
+          LEFT JOIN active a ON a.dag_id = q.dag_id
+        WHERE q.state = 'queued' AND NOT d.is_paused AND q.run_after <= ${now}
+      )
+      UPDATE dag_run SET state = 'running', start_date = ${now}, needs_scheduling = true
+      WHERE id IN (SELECT id FROM candidates WHERE position + n <= max_active_runs)
+        AND state = 'queued'
+      RETURNING id`;
+    return started.length;
+  });
+}
+
+/** Runs that may make progress now: flagged by a change, or holding a retry that is due. */
+export async function runsToSchedule(db: Db, now: Date, limit = 100): Promise<number[]> {
+  const rows = await db.sql<{ id: number }>`
+    SELECT r.id FROM dag_run r JOIN dag d ON d.dag_id = r.dag_id
+    WHERE NOT d.is_paused AND r.id IN (
+      SELECT id FROM dag_run WHERE needs_scheduling AND state = 'running'
+      UNION
+      SELECT dag_run_id FROM task_instance WHERE state = 'up_for_retry' AND next_retry_at <= ${now}
+    )
+    ORDER BY r.id LIMIT ${limit}`;
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,100 @@
+/**
+ * Creates a run on request (manual trigger, `dags test`, later webhooks and the API). The conf
+ * is validated against the DAG's params schema, rebuilt from its JSON Schema, so no DAG code
+ * runs here; tasks parse it again with the DAG's own zod schema in their sandbox.
+ */
+import { z } from "zod";
+import type { Db } from "../db/client.ts";
+import { getDag, getDagVersion } from "../db/dags.ts";
+import { createDagRun, defaultRunId, type RunType } from "../db/runs.ts";
+import { createTimetable } from "./timetable.ts";
+import type { SerializedDag } from "../sdk/serialize.ts";
+
+export type TriggerProblem = "unknown_dag" | "invalid_conf" | "conflict";
+
+export class TriggerError extends Error {
+  constructor(message: string, readonly problem: TriggerProblem, readonly issues: string[] = []) {
+    super(message);
+    this.name = "TriggerError";
+  }
+}
+
+export interface TriggerRequest {
+  dagId: string;
+  conf?: unknown;
+  runId?: string;
+  logicalDate?: Date;
+  runType?: RunType;
+  triggeredBy?: string;
+  now: Date;
+}
+
+export interface Triggered {
+  dagRunId: number;
+  runId: string;
+  created: boolean;
+  conf: Record<string, unknown>;
+}
+
+export function validateConf(dag: SerializedDag, conf: unknown): Record<string, unknown> {
+  const value = conf ?? {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new TriggerError("Conf must be a JSON object", "invalid_conf", [
+      "conf: expected an object",
+    ]);
+  }
+  if (!dag.paramsSchema) return value as Record<string, unknown>;
+  const schema = z.fromJSONSchema(dag.paramsSchema as Parameters<typeof z.fromJSONSchema>[0]);
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data as Record<string, unknown>;
+  const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "conf"}: ${i.message}`);
+  throw new TriggerError(
+    `Invalid conf for DAG "${dag.dagId}": ${issues.join("; ")}`,
+    "invalid_conf",
+    issues,
+  );
+}
+
+export async function triggerRun(db: Db, r: TriggerRequest): Promise<Triggered> {
+  const row = await getDag(db.sql, r.dagId);
+  if (!row?.latestVersionId || !row.isActive) {
+    throw new TriggerError(`DAG "${r.dagId}" does not exist`, "unknown_dag");
+  }
+  const version = await getDagVersion(db.sql, row.latestVersionId);
+  const dag = version.serialized;
+  const conf = validateConf(dag, r.conf);
+  const logicalDate = r.logicalDate ?? r.now;
+  const timetable = createTimetable({
+    schedule: dag.schedule,
+    timezone: dag.timezone,
+    startDate: dag.startDate ? new Date(dag.startDate) : null,
+    endDate: dag.endDate ? new Date(dag.endDate) : null,
+  });
+  const runType = r.runType ?? "manual";
+  const runId = r.runId ?? defaultRunId(runType, logicalDate);
+  const { id, created } = await db.begin((tx) =>
+    createDagRun(
+      tx,
+      {
+        dagId: r.dagId,
+        runId,
+        runType,
+        logicalDate,
+        dataInterval: timetable.inferManual(logicalDate),
+        runAfter: r.now,
+        conf,
+        versionId: version.id,
+        triggeredBy: r.triggeredBy ?? null,
+      },
+      dag,
+      r.now,
+    )
+  );
+  if (!created && r.runId === undefined) {
+    throw new TriggerError(
+      `DAG "${r.dagId}" already has a run at ${logicalDate.toISOString()}`,
+      "conflict",
+    );
+  }
+  return { dagRunId: id, runId, created, conf };
+}

@@ -1,0 +1,185 @@
+/**
+ * The program a runner process runs. It starts with only the permissions of the tasks it will
+ * serve, reads requests from stdin one at a time, imports DAG files on demand (cached, so a
+ * warm runner answers in well under a millisecond) and answers on stdout.
+ */
+import { pathToFileURL } from "node:url";
+import { type Dag, isDag } from "../sdk/mod.ts";
+import { serializeDag } from "../sdk/serialize.ts";
+import type { TaskCallbackContext, TaskContext } from "../sdk/types.ts";
+import {
+  type LogLevel,
+  type RunnerMessage,
+  type RunnerRequest,
+  toTaskError,
+  type WireContext,
+} from "./protocol.ts";
+
+const encoder = new TextEncoder();
+let prefix = "";
+let currentId = 0;
+
+function send(message: RunnerMessage): void {
+  Deno.stdout.writeSync(encoder.encode(`${prefix}${JSON.stringify(message)}\n`));
+}
+
+function log(level: LogLevel, args: unknown[]): void {
+  const line = args.map((a) => (typeof a === "string" ? a : Deno.inspect(a, { depth: 6 }))).join(
+    " ",
+  );
+  send({ type: "log", id: currentId, level, ts: new Date().toISOString(), line });
+}
+
+const logger = {
+  debug: (...args: unknown[]) => log("debug", args),
+  info: (...args: unknown[]) => log("info", args),
+  warn: (...args: unknown[]) => log("warn", args),
+  error: (...args: unknown[]) => log("error", args),
+};
+console.log = logger.info;
+console.info = logger.info;
+console.debug = logger.debug;
+console.warn = logger.warn;
+console.error = logger.error;
+
+async function dagsIn(file: string): Promise<Dag[]> {
+  const module = await import(pathToFileURL(file).href);
+  return Object.values(module).filter(isDag) as Dag[];
+}
+
+async function findDag(file: string, dagId: string): Promise<Dag> {
+  const dag = (await dagsIn(file)).find((d) => d.id === dagId);
+  if (!dag) throw new Error(`DAG "${dagId}" is no longer defined in ${file}`);
+  return dag;
+}
+
+async function runContext(
+  dag: Dag,
+  wire: Omit<WireContext, "taskId" | "mapIndex" | "tryNumber" | "maxTries" | "upstream">,
+) {
+  const parsed = dag.paramsSchema ? await dag.paramsSchema.safeParseAsync(wire.conf) : null;
+  if (parsed && !parsed.success) {
+    throw new Error(`Invalid params for DAG "${dag.id}": ${parsed.error.message}`);
+  }
+  return {
+    dagId: wire.dagId,
+    runId: wire.runId,
+    logicalDate: wire.logicalDate ? new Date(wire.logicalDate) : null,
+    dataInterval: wire.dataInterval
+      ? { start: new Date(wire.dataInterval.start), end: new Date(wire.dataInterval.end) }
+      : null,
+    params: (parsed ? parsed.data : wire.conf) as Record<string, unknown>,
+    log: logger,
+  };
+}
+
+async function taskContext(dag: Dag, wire: WireContext): Promise<TaskContext> {
+  return {
+    ...(await runContext(dag, wire)),
+    taskId: wire.taskId,
+    mapIndex: wire.mapIndex,
+    tryNumber: wire.tryNumber,
+    maxTries: wire.maxTries,
+    upstream: wire.upstream,
+  };
+}
+
+function serializeResult(value: unknown, maxBytes: number): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value === undefined ? null : value);
+  } catch (error) {
+    throw new Error(`Result is not JSON-serializable: ${(error as Error).message}`);
+  }
+  if (json === undefined) throw new Error(`Result is not JSON-serializable: ${typeof value}`);
+  const size = encoder.encode(json).length;
+  if (size > maxBytes) {
+    const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
+    throw new Error(
+      `Result is ${mib(size)}, over the ${mib(maxBytes)} limit (GUST_MAX_RESULT_BYTES)`,
+    );
+  }
+  return json;
+}
+
+async function runCallback(fn: unknown, ctx: unknown, what: string): Promise<void> {
+  if (typeof fn !== "function") return;
+  try {
+    await fn(ctx);
+  } catch (error) {
+    logger.error(`${what} callback failed:`, toTaskError(error).stack ?? String(error));
+  }
+}
+
+async function handle(request: RunnerRequest): Promise<string> {
+  switch (request.op) {
+    case "parse": {
+      const dags = await dagsIn(request.file);
+      return JSON.stringify(dags.map(serializeDag));
+    }
+    case "task": {
+      const dag = await findDag(request.file, request.context.dagId);
+      const task = dag.tasks.get(request.context.taskId);
+      if (!task) {
+        throw new Error(`Task "${request.context.taskId}" is no longer in DAG "${dag.id}"`);
+      }
+      const ctx = await taskContext(dag, request.context);
+      let json: string;
+      try {
+        json = serializeResult(await task.fn(ctx, request.input), request.maxResultBytes);
+      } catch (error) {
+        const callback = request.willRetry ? task.options.onRetry : task.options.onFailure;
+        const cbContext: TaskCallbackContext = { ...ctx, error: toTaskError(error) };
+        await runCallback(callback, cbContext, request.willRetry ? "onRetry" : "onFailure");
+        throw error;
+      }
+      await runCallback(task.options.onSuccess, { ...ctx, error: null }, "onSuccess");
+      return json;
+    }
+    case "task_callback": {
+      const dag = await findDag(request.file, request.context.dagId);
+      const task = dag.tasks.get(request.context.taskId);
+      const fn = request.kind === "success"
+        ? task?.options.onSuccess
+        : request.kind === "retry"
+        ? task?.options.onRetry
+        : task?.options.onFailure;
+      const ctx = { ...(await taskContext(dag, request.context)), error: request.error };
+      await runCallback(fn, ctx, `on${request.kind[0].toUpperCase()}${request.kind.slice(1)}`);
+      return "null";
+    }
+    case "dag_callback": {
+      const dag = await findDag(request.file, request.context.dagId);
+      const fn = request.state === "success" ? dag.options.onSuccess : dag.options.onFailure;
+      const ctx = { ...(await runContext(dag, request.context)), state: request.state };
+      await runCallback(fn, ctx, request.state === "success" ? "onSuccess" : "onFailure");
+      return "null";
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream()).values();
+  let buffer = "";
+  for await (const chunk of lines) {
+    buffer += chunk;
+    let newline: number;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      if (!prefix) {
+        prefix = line; // the first line is the answer prefix
+        continue;
+      }
+      const request = JSON.parse(line) as RunnerRequest;
+      currentId = request.id;
+      try {
+        send({ type: "result", id: request.id, ok: true, json: await handle(request) });
+      } catch (error) {
+        send({ type: "result", id: request.id, ok: false, error: toTaskError(error) });
+      }
+    }
+  }
+}
+
+await main();

@@ -1,0 +1,365 @@
+/**
+ * The worker role: claims queued task instances, runs each in a runner process, streams its
+ * log lines to the database while it runs, and records the outcome. A lease, renewed by a
+ * heartbeat, proves the try is still this worker's; a completion without it changes nothing.
+ */
+import type { Db } from "../db/client.ts";
+import { getDagVersion } from "../db/dags.ts";
+import { insertLogs, type LogRow } from "../db/logs.ts";
+import {
+  type ClaimedTi,
+  claimTasks,
+  finishTry,
+  loadResults,
+  releaseTry,
+  renewLeases,
+} from "../db/task_instances.ts";
+import type { SerializedDag, SerializedTask } from "../sdk/serialize.ts";
+import type { TaskError } from "../sdk/types.ts";
+import { branchTargets } from "../scheduler/decide.ts";
+import type { TaskState } from "../scheduler/states.ts";
+import type { WireContext } from "./protocol.ts";
+import type { LogLine, RunnerPool, RunOutcome } from "./runner_pool.ts";
+
+export interface TaskWorkerOptions {
+  db: Db;
+  runners: RunnerPool;
+  dagsFolder: string;
+  workerId: string;
+  hostname: string;
+  queues: string[];
+  concurrency: number;
+  leaseMs: number;
+  maxResultBytes: number;
+  clock?: () => Date;
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { type: "started"; ti: ClaimedTi }
+  | { type: "log"; ti: ClaimedTi; line: LogLine }
+  | {
+    type: "finished";
+    ti: ClaimedTi;
+    state: TaskState | null;
+    error: TaskError | null;
+    durationMs: number;
+  };
+
+interface Running {
+  ti: ClaimedTi;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export const RUN_CHANGED_CHANNEL = "gust_run_changed";
+
+export class TaskWorker {
+  private running = new Map<number, Running>();
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private readonly clock: () => Date;
+
+  constructor(private readonly o: TaskWorkerOptions) {
+    this.clock = o.clock ?? (() => new Date());
+  }
+
+  get activeCount(): number {
+    return this.running.size;
+  }
+
+  /** Claims as many tasks as there are free slots and starts them; returns how many. */
+  async claim(): Promise<number> {
+    const free = this.o.concurrency - this.running.size;
+    if (free <= 0) return 0;
+    const claimed = await claimTasks(this.o.db.sql, {
+      worker: this.o.workerId,
+      hostname: this.o.hostname,
+      queues: this.o.queues,
+      limit: free,
+      leaseMs: this.o.leaseMs,
+      now: this.clock(),
+    });
+    for (const ti of claimed) {
+      const abort = new AbortController();
+      const entry: Running = { ti, abort, done: Promise.resolve() };
+      entry.done = this.execute(ti, abort.signal)
+        .catch((error) => console.error(`Task ${ti.dagId}.${ti.taskId} crashed the worker:`, error))
+        .finally(() => this.running.delete(ti.id));
+      this.running.set(ti.id, entry);
+    }
+    if (claimed.length) this.startHeartbeat();
+    return claimed.length;
+  }
+
+  /** Resolves when any running task finishes (at once when none runs). */
+  nextFinish(): Promise<void> {
+    return Promise.race(
+      [...this.running.values()].map((r) => r.done).concat(
+        this.running.size ? [] : [Promise.resolve()],
+      ),
+    );
+  }
+
+  /** Resolves when every running task has finished. */
+  async drain(): Promise<void> {
+    while (this.running.size) await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  /** Stops the running tasks and queues them again, so another worker retries them at once. */
+  async handBack(): Promise<void> {
+    const entries = [...this.running.values()];
+    for (const entry of entries) {
+      await releaseTry(
+        this.o.db.sql,
+        entry.ti.id,
+        this.o.workerId,
+        entry.ti.tryNumber,
+        this.clock(),
+      );
+      entry.abort.abort();
+    }
+    await Promise.all(entries.map((e) => e.done));
+  }
+
+  stop(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat !== undefined) return;
+    this.heartbeat = setInterval(async () => {
+      const ids = [...this.running.keys()];
+      try {
+        const lost = await renewLeases(
+          this.o.db.sql,
+          this.o.workerId,
+          ids,
+          this.o.leaseMs,
+          this.clock(),
+        );
+        for (const id of lost) this.running.get(id)?.abort.abort();
+      } catch (error) {
+        console.error("Lease heartbeat failed:", (error as Error).message);
+      }
+    }, Math.max(100, Math.floor(this.o.leaseMs / 3)));
+  }
+
+  private async execute(ti: ClaimedTi, signal: AbortSignal): Promise<void> {
+    this.o.onEvent?.({ type: "started", ti });
+    const started = performance.now();
+    const version = await getDagVersion(this.o.db.sql, ti.dagVersionId);
+    const task = version.serialized.tasks.find((t) => t.taskId === ti.taskId);
+    const logs = new LogBuffer(this.o.db, ti);
+    const onLog = (line: LogLine) => {
+      logs.push(line);
+      this.o.onEvent?.({ type: "log", ti, line });
+    };
+    let outcome: RunOutcome;
+    if (!task) {
+      outcome = failure(
+        `Task "${ti.taskId}" is not in version ${version.versionNumber} of the DAG`,
+      );
+    } else {
+      const upstream = await loadResults(this.o.db.sql, ti.dagRunId, task.upstream);
+      const input = taskInput(task, ti.mapIndex, upstream);
+      const context = wireContext(ti, upstream);
+      const willRetry = ti.tryNumber <= ti.maxTries;
+      outcome = await this.o.runners.run({
+        op: "task",
+        file: `${this.o.dagsFolder}/${version.fileloc}`,
+        context,
+        input,
+        willRetry,
+        maxResultBytes: this.o.maxResultBytes,
+      }, {
+        permissions: task.permissions,
+        versionKey: `${version.dagId}@${version.hash}`,
+        memoryMb: task.memoryMb,
+        timeoutMs: task.timeoutMs,
+        fresh: task.freshRunner,
+        signal,
+        onLog,
+      });
+      if (outcome.ok) outcome = checkResult(version.serialized, task, outcome.json);
+      if (!outcome.ok && outcome.reason !== "error" && !signal.aborted) {
+        // The runner was killed, so the task's own failure or retry callback has not run yet.
+        await this.runCallback(
+          version.fileloc,
+          version,
+          task,
+          context,
+          willRetry,
+          outcome.error,
+          onLog,
+        );
+      }
+    }
+    if (signal.aborted) {
+      await logs.flush();
+      return; // lease lost or handed back: the try is no longer ours to finish
+    }
+    if (!outcome.ok) {
+      const e = outcome.error;
+      logs.push({
+        level: "error",
+        ts: new Date(),
+        line: e.stack?.includes(e.message)
+          ? e.stack
+          : `${e.name}: ${e.message}${e.stack ? `\n${e.stack}` : ""}`,
+      });
+    }
+    await logs.flush();
+    const result = await finishTry(this.o.db.sql, {
+      id: ti.id,
+      tryNumber: ti.tryNumber,
+      worker: this.o.workerId,
+      now: this.clock(),
+      ...(outcome.ok ? { resultJson: outcome.json } : { error: outcome.error }),
+    });
+    if (result) {
+      await this.o.db.notify(RUN_CHANGED_CHANNEL, String(result.dagRunId)).catch(() => {});
+    }
+    this.o.onEvent?.({
+      type: "finished",
+      ti,
+      state: result?.state ?? null,
+      error: outcome.ok ? null : outcome.error,
+      durationMs: performance.now() - started,
+    });
+  }
+
+  private async runCallback(
+    fileloc: string,
+    version: { dagId: string; hash: string },
+    task: SerializedTask,
+    context: WireContext,
+    willRetry: boolean,
+    error: TaskError,
+    onLog: (line: LogLine) => void,
+  ): Promise<void> {
+    const kind = willRetry ? "retry" : "failure";
+    if (!task.callbacks[kind]) return;
+    await this.o.runners.run(
+      { op: "task_callback", file: `${this.o.dagsFolder}/${fileloc}`, context, kind, error },
+      {
+        permissions: task.permissions,
+        versionKey: `${version.dagId}@${version.hash}`,
+        timeoutMs: 60_000,
+        fresh: true,
+        onLog,
+      },
+    );
+  }
+}
+
+function failure(message: string): RunOutcome {
+  return { ok: false, reason: "error", error: { name: "Error", message } };
+}
+
+function wireContext(ti: ClaimedTi, upstream: Map<string, unknown>): WireContext {
+  return {
+    dagId: ti.dagId,
+    runId: ti.runId,
+    taskId: ti.taskId,
+    mapIndex: ti.mapIndex,
+    tryNumber: ti.tryNumber,
+    maxTries: ti.maxTries,
+    logicalDate: ti.logicalDate?.toISOString() ?? null,
+    dataInterval: ti.dataIntervalStart && ti.dataIntervalEnd
+      ? { start: ti.dataIntervalStart.toISOString(), end: ti.dataIntervalEnd.toISOString() }
+      : null,
+    conf: ti.conf,
+    upstream: Object.fromEntries(upstream),
+  };
+}
+
+/** The function's second argument: named inputs plus this instance's mapped elements. */
+export function taskInput(
+  task: SerializedTask,
+  mapIndex: number,
+  results: Map<string, unknown>,
+): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const [name, taskId] of Object.entries(task.inputs)) {
+    input[name] = results.get(taskId) ?? null;
+  }
+  if (!task.expand) return input;
+  // Several keys expand to their cross product; the last key varies fastest.
+  const lists = Object.entries(task.expand).map(([name, source]) =>
+    [
+      name,
+      "values" in source ? source.values : (results.get(source.task) as unknown[]) ?? [],
+    ] as const
+  );
+  let rest = mapIndex;
+  for (let i = lists.length - 1; i >= 0; i--) {
+    const [name, list] = lists[i];
+    input[name] = list[rest % list.length];
+    rest = Math.floor(rest / list.length);
+  }
+  return input;
+}
+
+/** Branch results must name downstream tasks; mapping sources must return a short enough array. */
+function checkResult(dag: SerializedDag, task: SerializedTask, json: string): RunOutcome {
+  const value = JSON.parse(json);
+  if (task.kind === "branch") {
+    const unknown = branchTargets(value).filter((id) =>
+      !task.downstream.includes(id) &&
+      !task.downstream.some((d) => d.startsWith(`${id}.`) && dag.groups.includes(id))
+    );
+    if (unknown.length) {
+      return failure(
+        `Branch "${task.taskId}" returned ${
+          unknown.map((u) => `"${u}"`).join(", ")
+        }, which is not directly downstream (downstream: ${task.downstream.join(", ") || "none"})`,
+      );
+    }
+  }
+  for (const consumer of dag.tasks) {
+    const uses = Object.values(consumer.expand ?? {}).some((s) =>
+      "task" in s && s.task === task.taskId
+    );
+    if (!uses) continue;
+    if (!Array.isArray(value)) {
+      return failure(
+        `Task "${consumer.taskId}" maps over the result of "${task.taskId}", which must be an array, not ${
+          value === null ? "null" : typeof value
+        }`,
+      );
+    }
+    if (value.length > consumer.maxMapLength) {
+      return failure(
+        `Task "${consumer.taskId}" would expand to ${value.length} instances, over its maxMapLength of ${consumer.maxMapLength}`,
+      );
+    }
+  }
+  return { ok: true, json };
+}
+
+/** Collects a try's log lines and writes them in batches, at most every 100 ms. */
+class LogBuffer {
+  private rows: LogRow[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly db: Db, private readonly ti: ClaimedTi) {}
+
+  push(line: LogLine): void {
+    this.rows.push({ tiId: this.ti.id, tryNumber: this.ti.tryNumber, ...line });
+    if (this.rows.length >= 500) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), 100);
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.rows;
+    this.rows = [];
+    this.writing = this.writing.then(() => insertLogs(this.db.sql, batch)).catch((error) =>
+      console.error(`Could not store ${batch.length} log lines:`, (error as Error).message)
+    );
+    return this.writing;
+  }
+}
