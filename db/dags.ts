@@ -43,7 +43,7 @@ export async function storeDagVersion(
       versionId = row.id;
     }
     const updated = await tx`
-      UPDATE dag SET latest_version_id = ${versionId}
+      UPDATE dag SET latest_version_id = ${versionId}, next_dagrun_create_after = NULL
       WHERE dag_id = ${dagId} AND latest_version_id IS DISTINCT FROM ${versionId}
       RETURNING dag_id`;
     return { versionId, created: !existing || updated.length > 0 };

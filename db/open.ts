@@ -4,19 +4,54 @@
  */
 import { PGlite } from "@electric-sql/pglite";
 import { type Db, pgliteDb, postgresDb } from "./client.ts";
-import { migrate } from "./migrate.ts";
+import { loadMigrations, migrate } from "./migrate.ts";
 
-export type DbTarget = { url: string } | { dataDir: string } | { memory: true };
+export type DbTarget =
+  | { url: string }
+  | { dataDir: string }
+  /** `snapshotDir` caches a migrated empty database: cloning it takes about 1 s, creating one 3 s. */
+  | { memory: true; snapshotDir?: string };
 
 export async function openDb(target: DbTarget, options: { migrate?: boolean } = {}): Promise<Db> {
   let db: Db;
   if ("url" in target) {
     db = postgresDb(target.url);
+  } else if ("dataDir" in target) {
+    await Deno.mkdir(target.dataDir, { recursive: true });
+    db = pgliteDb(await PGlite.create(target.dataDir));
+  } else if (target.snapshotDir) {
+    return pgliteDb(
+      await PGlite.create({ loadDataDir: await migratedSnapshot(target.snapshotDir) }),
+    );
   } else {
-    if ("dataDir" in target) await Deno.mkdir(target.dataDir, { recursive: true });
-    const pg = await PGlite.create("dataDir" in target ? target.dataDir : undefined);
-    db = pgliteDb(pg);
+    db = pgliteDb(await PGlite.create());
   }
   if (options.migrate ?? true) await migrate(db);
   return db;
+}
+
+async function migratedSnapshot(dir: string): Promise<Blob> {
+  const migrations = await loadMigrations();
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(migrations.map((m) => `${m.version}:${m.sql}`).join("\n")),
+  );
+  const hash = [...new Uint8Array(digest)].slice(0, 8).map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+  const path = `${dir}/pglite-${hash}.tar`;
+  try {
+    return new Blob([await Deno.readFile(path)]);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const pg = await PGlite.create();
+  await migrate(pgliteDb(pg));
+  const dump = await pg.dumpDataDir("none");
+  await pg.close();
+  await Deno.mkdir(dir, { recursive: true });
+  // Written under a temporary name and renamed, so a concurrent reader never sees half a file.
+  const tmp = `${path}.${crypto.randomUUID()}`;
+  await Deno.writeFile(tmp, new Uint8Array(await dump.arrayBuffer()));
+  await Deno.rename(tmp, path);
+  return dump;
 }

@@ -2,10 +2,19 @@
  * Queries on task instances. Every state change is conditional on the state it changes from
  * (and, for a running try, on the lease), so a doubled or late call changes nothing.
  */
-import { json, type Sql } from "./client.ts";
+import { json, raw, type Sql } from "./client.ts";
 import type { TaskState } from "../scheduler/states.ts";
 import type { Change, TiView } from "../scheduler/decide.ts";
 import type { TaskError } from "../sdk/types.ts";
+
+/**
+ * The wait before the next try, in SQL so that finishing a try and reaping a lost one compute it
+ * alike: the delay, doubled per try when exponential and capped by the maximum (24 h by
+ * default, as in Airflow).
+ */
+export const RETRY_DELAY = raw(`make_interval(secs => (CASE WHEN retry_exponential
+  THEN LEAST(retry_delay_ms * power(2, try_number - 1), COALESCE(max_retry_delay_ms, 86400000))
+  ELSE retry_delay_ms END) / 1000.0)`);
 
 export function loadRunTis(sql: Sql, dagRunId: number): Promise<TiView[]> {
   return sql<TiView>`
@@ -153,9 +162,7 @@ export async function finishTry(
       state = CASE WHEN ${success} THEN 'success'
         WHEN try_number <= max_tries THEN 'up_for_retry' ELSE 'failed' END,
       next_retry_at = CASE WHEN NOT ${success} AND try_number <= max_tries
-        THEN ${o.now}::timestamptz + make_interval(secs => (CASE WHEN retry_exponential
-          THEN LEAST(retry_delay_ms * power(2, try_number - 1), COALESCE(max_retry_delay_ms, 86400000))
-          ELSE retry_delay_ms END) / 1000.0) END,
+        THEN ${o.now}::timestamptz + ${RETRY_DELAY} END,
       end_date = ${o.now}, duration_ms = (extract(epoch FROM ${o.now}::timestamptz - start_date) * 1000)::int,
       lease_owner = NULL, lease_expires_at = NULL, updated_at = ${o.now}
     WHERE id = ${o.id} AND state = 'running' AND lease_owner = ${o.worker}

@@ -18,12 +18,15 @@ export interface LocalRunOptions {
    * here; by default the loop sleeps until the next retry is due.
    */
   onIdle?: (nextRetryAt: Date | null) => Promise<void>;
+  /** Called after every scheduling pass and every finished task (the CLI prints changes). */
+  onStep?: () => Promise<void>;
 }
 
 export async function runToCompletion(o: LocalRunOptions): Promise<RunState> {
   const scheduler = new Scheduler(o.db, o.clock);
   while (true) {
     const tick = await scheduler.tick();
+    await o.onStep?.();
     const [run] = await o.db.sql<{ state: RunState }>`
       SELECT state FROM dag_run WHERE id = ${o.dagRunId}`;
     if (run.state === "success" || run.state === "failed") {
@@ -33,6 +36,7 @@ export async function runToCompletion(o: LocalRunOptions): Promise<RunState> {
     const claimed = await o.worker.claim();
     if (o.worker.activeCount > 0) {
       await o.worker.nextFinish();
+      await o.onStep?.();
       continue;
     }
     if (

@@ -141,7 +141,11 @@ class Runner {
 
   private async readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
     let buffer = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    for await (
+      const chunk of stream.pipeThrough(
+        new TextDecoderStream() as TransformStream<Uint8Array, string>,
+      )
+    ) {
       buffer += chunk;
       let newline: number;
       while ((newline = buffer.indexOf("\n")) >= 0) {

@@ -201,7 +201,7 @@ export class TaskWorker {
     }
     if (!outcome.ok) {
       const e = outcome.error;
-      logs.push({
+      onLog({
         level: "error",
         ts: new Date(),
         line: e.stack?.includes(e.message)

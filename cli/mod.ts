@@ -1,0 +1,94 @@
+/**
+ * `deno task gust <group> <command>`: the command line. Exit status 0 on success, 1 when a run
+ * failed, 2 for bad input, with a message that names the cause.
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config.ts";
+import { dagsList, dagsShow, dagsTest } from "./dags.ts";
+import { dbMigrate } from "./db.ts";
+import { tasksTest } from "./tasks.ts";
+import { UsageError } from "./output.ts";
+
+const USAGE = `Usage: gust <command> [options]
+
+  dags list [--json]                          DAGs in the DAG folder, with import errors
+  dags show <dag_id> [--mermaid]              the DAG's graph
+  dags test <dag_id> [--conf <json>] [--logical-date <iso>] [--json] [--record]
+                                              run one DAG run to its end, in this process
+  tasks test <dag_id> <task_id> [--conf <json>] [--map-index <n>] [--json]
+                                              run one task alone, ignoring its upstream
+  db migrate                                  apply database migrations
+
+Environment: GUST_DAGS_FOLDER (./dags), GUST_HOME (./.gust), DATABASE_URL (embedded PGlite if unset)`;
+
+const OPTIONS = {
+  json: { type: "boolean" },
+  mermaid: { type: "boolean" },
+  record: { type: "boolean" },
+  conf: { type: "string" },
+  "logical-date": { type: "string" },
+  "map-index": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export type CliOptions = {
+  json?: boolean;
+  mermaid?: boolean;
+  record?: boolean;
+  conf?: string;
+  "logical-date"?: string;
+  "map-index"?: string;
+};
+
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const [group, command, ...rest] = parsed.positionals;
+  if (parsed.values.help || !group) {
+    console.log(USAGE);
+    return group || parsed.values.help ? 0 : 2;
+  }
+  try {
+    const config = loadConfig();
+    const opts = parsed.values as CliOptions;
+    switch (`${group} ${command ?? ""}`.trim()) {
+      case "dags list":
+        return await dagsList(config, opts);
+      case "dags show":
+        return await dagsShow(config, required(rest[0], "dag_id"), opts);
+      case "dags test":
+        return await dagsTest(config, required(rest[0], "dag_id"), opts);
+      case "tasks test":
+        return await tasksTest(
+          config,
+          required(rest[0], "dag_id"),
+          required(rest[1], "task_id"),
+          opts,
+        );
+      case "db migrate":
+        return await dbMigrate(config);
+      default:
+        throw new UsageError(`Unknown command "${[group, command].filter(Boolean).join(" ")}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+function required(value: string | undefined, name: string): string {
+  if (!value) throw new UsageError(`Missing <${name}>\n\n${USAGE}`);
+  return value;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,105 @@
+/** `gust tasks test`: runs one task alone, ignoring its upstream, like `airflow tasks test`. */
+import type { Config } from "../config.ts";
+import { storeDagVersion } from "../db/dags.ts";
+import { parseDagFolder } from "../scheduler/dag_processor.ts";
+import { TriggerError, triggerRun } from "../scheduler/trigger_run.ts";
+import { RunnerPool } from "../worker/runner_pool.ts";
+import { TaskWorker } from "../worker/task_worker.ts";
+import { openTestDatabase, RunPrinter, runSummary } from "./dags.ts";
+import type { CliOptions } from "./mod.ts";
+import { findDag, parseConf, parseDate, printJson, UsageError } from "./output.ts";
+
+export async function tasksTest(
+  config: Config,
+  dagId: string,
+  taskId: string,
+  opts: CliOptions,
+): Promise<number> {
+  const conf = parseConf(opts.conf);
+  const logicalDate = parseDate(opts["logical-date"], "--logical-date");
+  const files = await parseDagFolder(config.dagsFolder, { timeoutMs: config.dagImportTimeoutMs });
+  const { dag, file } = findDag(files, dagId);
+  const task = dag.tasks.find((t) => t.taskId === taskId);
+  if (!task) throw new UsageError(`Task "${taskId}" not found in DAG "${dagId}"`);
+  let mapIndex = -1;
+  if (task.expand) {
+    const sources = Object.values(task.expand);
+    if (sources.some((s) => "task" in s)) {
+      throw new UsageError(
+        `Task "${taskId}" maps over another task's result; test it with "gust dags test ${dagId}"`,
+      );
+    }
+    const size = sources.reduce((n, s) => n * ("values" in s ? s.values.length : 0), 1);
+    mapIndex = Number(opts["map-index"] ?? 0);
+    if (!Number.isInteger(mapIndex) || mapIndex < 0 || mapIndex >= size) {
+      throw new UsageError(`--map-index must be between 0 and ${size - 1}`);
+    }
+  }
+
+  const db = await openTestDatabase(config, false);
+  const runners = new RunnerPool({
+    dagsFolder: config.dagsFolder,
+    defaultMemoryMb: config.worker.runnerMemoryMb,
+    env: config.taskEnv,
+  });
+  const printer = new RunPrinter(!opts.json);
+  const worker = new TaskWorker({
+    db,
+    runners,
+    dagsFolder: config.dagsFolder,
+    workerId: "cli",
+    hostname: Deno.hostname(),
+    queues: [task.queue],
+    concurrency: 1,
+    leaseMs: config.worker.leaseMs,
+    maxResultBytes: config.maxResultBytes,
+    onEvent: (e) => printer.event(e),
+  });
+  try {
+    const now = new Date();
+    const hash = file.dags.find((d) => d.serialized.dagId === dagId)!.hash;
+    await storeDagVersion(db, {
+      serialized: dag,
+      hash,
+      fileloc: file.file,
+      source: file.source,
+      now,
+    });
+    const triggered = await triggerRun(db, { dagId, conf, logicalDate, now, triggeredBy: "cli" })
+      .catch((error) => {
+        throw error instanceof TriggerError ? new UsageError(error.message) : error;
+      });
+    // Queue this one instance directly: no scheduler, so its upstream is never consulted.
+    await db.sql`UPDATE dag_run SET state = 'running', start_date = ${now}
+      WHERE id = ${triggered.dagRunId}`;
+    await db.sql`
+      UPDATE task_instance SET state = 'queued', queued_at = ${now}, map_index = ${mapIndex}
+      WHERE dag_run_id = ${triggered.dagRunId} AND task_id = ${taskId}`;
+    await worker.claim();
+    await worker.drain();
+    await printer.diff(db, triggered.dagRunId);
+    const [row] = await db.sql<{ state: string; result: unknown }>`
+      SELECT ti.state, x.value AS result FROM task_instance ti
+        LEFT JOIN xcom x ON x.ti_id = ti.id AND x.key = 'return_value'
+      WHERE ti.dag_run_id = ${triggered.dagRunId} AND ti.task_id = ${taskId}`;
+    const name = mapIndex >= 0 ? `${taskId}[${mapIndex}]` : taskId;
+    if (opts.json) {
+      const summary = (await runSummary(db, triggered.dagRunId))[name];
+      printJson({
+        dag_id: dagId,
+        task_id: taskId,
+        map_index: mapIndex,
+        ...summary,
+        result: row.result ?? null,
+      });
+    } else {
+      console.log(`\n${name}: ${row.state}`);
+      if (row.state === "success") console.log(`Result: ${JSON.stringify(row.result)}`);
+    }
+    return row.state === "success" ? 0 : 1;
+  } finally {
+    worker.stop();
+    await runners.close();
+    await db.close();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Gust's entry point: configuration, database, roles, signals. `deno task start` runs the web
+ * server, a scheduler and a worker in one process; `--role` (or GUST_ROLES) picks a subset.
+ */
+import { parseArgs } from "node:util";
+import { type Config, ConfigError, loadConfig, type Role } from "./config.ts";
+import type { Db } from "./db/client.ts";
+import { openDb } from "./db/open.ts";
+import { createApp } from "./routes/mod.ts";
+import { SchedulerService } from "./scheduler/service.ts";
+import { WorkerService } from "./worker/service.ts";
+
+const SHUTDOWN_GRACE_MS = 30_000;
+
+function log(message: string): void {
+  console.log(`${new Date().toISOString()} ${message}`);
+}
+
+async function openDatabase(config: Config): Promise<{ db: Db; release: () => Promise<void> }> {
+  if (config.databaseUrl) {
+    return { db: await openDb({ url: config.databaseUrl }), release: async () => {} };
+  }
+  // PGlite serves one process: the pid file tells the CLI the embedded database is taken.
+  await Deno.mkdir(config.home, { recursive: true });
+  const pidFile = `${config.home}/server.pid`;
+  const other = await Deno.readTextFile(pidFile).catch(() => null);
+  if (other && isRunning(Number(other))) {
+    throw new ConfigError(
+      `Another Gust process (pid ${other.trim()}) is using the embedded database in ${config.home}`,
+    );
+  }
+  await Deno.writeTextFile(pidFile, String(Deno.pid));
+  const db = await openDb({ dataDir: `${config.home}/db` });
+  return { db, release: () => Deno.remove(pidFile).catch(() => {}) };
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT"); // signal 0 is not offered; SIGCONT is harmless to a running process
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function start(config: Config): Promise<void> {
+  const { db, release } = await openDatabase(config);
+  const roles = new Set<Role>(config.roles);
+  let scheduler: SchedulerService | null = null;
+  let worker: WorkerService | null = null;
+  let server: Deno.HttpServer | null = null;
+
+  if (roles.has("scheduler")) {
+    scheduler = new SchedulerService({
+      db,
+      dagsFolder: config.dagsFolder,
+      dagImportTimeoutMs: config.dagImportTimeoutMs,
+      dagRefreshIntervalMs: config.dagRefreshIntervalMs,
+      log,
+    });
+    await scheduler.start();
+  }
+  if (roles.has("worker")) {
+    worker = new WorkerService({
+      db,
+      dagsFolder: config.dagsFolder,
+      workerId: `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`,
+      hostname: Deno.hostname(),
+      queues: config.worker.queues,
+      concurrency: config.worker.concurrency,
+      leaseMs: config.worker.leaseMs,
+      maxResultBytes: config.maxResultBytes,
+      runnerMemoryMb: config.worker.runnerMemoryMb,
+      env: config.taskEnv,
+      log,
+    });
+    await worker.start();
+  }
+  if (roles.has("web")) {
+    const app = createApp({ db, roles: config.roles, startedAt: new Date() });
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      onListen: ({ hostname, port }) => log(`Gust is running: http://${hostname}:${port}/`),
+    }, app.fetch);
+  }
+  log(
+    `Roles: ${config.roles.join(", ")}; DAG folder ${config.dagsFolder}; database ${
+      config.databaseUrl ? "Postgres" : `embedded (${config.home}/db)`
+    }`,
+  );
+
+  // Two-stage shutdown: the first signal stops taking work and lets running tasks finish; a
+  // second one (or the end of the grace period) hands them back to be retried elsewhere.
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) {
+      log("Second signal: handing running tasks back");
+      await worker?.handBack();
+      return;
+    }
+    stopping = true;
+    log("Shutting down: no new tasks; waiting for running ones");
+    await server?.shutdown();
+    await worker?.stop(SHUTDOWN_GRACE_MS);
+    await scheduler?.stop();
+    await db.close();
+    await release();
+    log("Stopped");
+    Deno.exit(0);
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, shutdown);
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ args: Deno.args, options: { role: { type: "string" } } });
+  try {
+    const env = Deno.env.toObject();
+    if (values.role) env.GUST_ROLES = values.role;
+    await start(loadConfig(env));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    Deno.exit(2);
+  }
+}

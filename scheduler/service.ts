@@ -1,0 +1,140 @@
+/**
+ * The scheduler role as a long-running service: re-reads the DAG folder (on file changes and
+ * on an interval), creates scheduled runs, reaps lost workers' tries, and moves runs forward.
+ * It wakes at once on a NOTIFY from a worker that finished a task, and polls as a fallback.
+ */
+import type { Db } from "../db/client.ts";
+import { processDagFolder } from "./dag_processor.ts";
+import { createScheduledRuns } from "./cron_runs.ts";
+import { reapExpiredLeases } from "./reaper.ts";
+import { Scheduler } from "./scheduler.ts";
+import { RUN_CHANGED_CHANNEL } from "../worker/task_worker.ts";
+
+export interface SchedulerServiceOptions {
+  db: Db;
+  dagsFolder: string;
+  dagImportTimeoutMs: number;
+  dagRefreshIntervalMs: number;
+  pollIntervalMs?: number;
+  clock?: () => Date;
+  log?: (message: string) => void;
+}
+
+export class SchedulerService {
+  private stopped = false;
+  private readonly scheduling = new Waker();
+  private readonly dagFiles = new Waker();
+  private pending = false;
+  private unlisten: (() => Promise<void>) | null = null;
+  private watcher: Deno.FsWatcher | null = null;
+  private loops: Promise<void>[] = [];
+  private readonly clock: () => Date;
+
+  constructor(private readonly o: SchedulerServiceOptions) {
+    this.clock = o.clock ?? (() => new Date());
+  }
+
+  async start(): Promise<void> {
+    await this.processDags();
+    this.unlisten = await this.o.db.listen(RUN_CHANGED_CHANNEL, () => this.poke());
+    this.loops.push(this.schedulingLoop(), this.dagLoop());
+  }
+
+  /** Asks for a scheduling pass now (a task finished, a run was triggered). */
+  poke(): void {
+    this.pending = true;
+    this.scheduling.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watcher?.close();
+    this.scheduling.wake();
+    this.dagFiles.wake();
+    await this.unlisten?.();
+    await Promise.all(this.loops);
+  }
+
+  private async schedulingLoop(): Promise<void> {
+    const scheduler = new Scheduler(this.o.db, this.clock);
+    let lastHousekeeping = 0;
+    while (!this.stopped) {
+      this.pending = false;
+      try {
+        if (Date.now() - lastHousekeeping >= 1000) {
+          lastHousekeeping = Date.now();
+          await reapExpiredLeases(this.o.db.sql, this.clock());
+          await createScheduledRuns(this.o.db, this.clock());
+        }
+        const tick = await scheduler.tick();
+        if (tick.runs.length === 100 || tick.queued === 1024) this.pending = true; // more to do
+      } catch (error) {
+        this.o.log?.(`Scheduling pass failed: ${(error as Error).message}`);
+      }
+      if (!this.pending && !this.stopped) {
+        await this.scheduling.sleep(this.o.pollIntervalMs ?? 1000);
+      }
+    }
+  }
+
+  private async dagLoop(): Promise<void> {
+    let changed = false;
+    try {
+      this.watcher = Deno.watchFs(this.o.dagsFolder, { recursive: true });
+      (async () => {
+        for await (const _ of this.watcher!) {
+          changed = true;
+          this.dagFiles.wake();
+        }
+      })().catch(() => {});
+    } catch {
+      // no file events here (some container filesystems): the interval below still applies
+    }
+    while (!this.stopped) {
+      await this.dagFiles.sleep(this.o.dagRefreshIntervalMs);
+      if (this.stopped) break;
+      // Let a burst of file events (an editor's save, a git checkout) settle first.
+      if (changed) await new Promise((r) => setTimeout(r, 100));
+      changed = false;
+      await this.processDags();
+    }
+  }
+
+  private async processDags(): Promise<void> {
+    try {
+      const result = await processDagFolder(this.o.db, this.o.dagsFolder, {
+        timeoutMs: this.o.dagImportTimeoutMs,
+        now: this.clock(),
+      });
+      for (const f of result.files.filter((f) => f.error)) {
+        this.o.log?.(`Import error in ${f.file}: ${f.error!.message.split("\n")[0]}`);
+      }
+      if (result.newVersions.length) {
+        this.o.log?.(`New DAG versions: ${result.newVersions.join(", ")}`);
+        this.poke();
+      }
+    } catch (error) {
+      this.o.log?.(`Reading the DAG folder failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** A sleep that another part of the program can cut short. */
+export class Waker {
+  private resolve: (() => void) | null = null;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      this.timer = setTimeout(() => this.wake(), ms);
+    });
+  }
+
+  wake(): void {
+    clearTimeout(this.timer);
+    const resolve = this.resolve;
+    this.resolve = null;
+    resolve?.();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The worker role as a long-running service: claims tasks whenever the scheduler NOTIFYs that
+ * some were queued or a slot frees up, polls as a fallback, and shuts down in two stages.
+ */
+import type { Db } from "../db/client.ts";
+import { Waker } from "../scheduler/service.ts";
+import { TASKS_QUEUED_CHANNEL } from "../scheduler/scheduler.ts";
+import { RunnerPool } from "./runner_pool.ts";
+import { TaskWorker, type TaskWorkerOptions } from "./task_worker.ts";
+
+export interface WorkerServiceOptions extends Omit<TaskWorkerOptions, "runners"> {
+  runnerMemoryMb: number;
+  env: Record<string, string>;
+  pollIntervalMs?: number;
+  log?: (message: string) => void;
+}
+
+export class WorkerService {
+  readonly worker: TaskWorker;
+  private readonly runners: RunnerPool;
+  private readonly waker = new Waker();
+  private claiming = true;
+  private loop: Promise<void> | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+
+  constructor(private readonly o: WorkerServiceOptions) {
+    this.runners = new RunnerPool({
+      dagsFolder: o.dagsFolder,
+      defaultMemoryMb: o.runnerMemoryMb,
+      env: o.env,
+      maxIdle: Math.max(4, o.concurrency * 2),
+    });
+    this.worker = new TaskWorker({
+      ...o,
+      runners: this.runners,
+      onEvent: (event) => {
+        o.onEvent?.(event);
+        if (event.type === "finished") this.waker.wake(); // a slot is free
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    this.unlisten = await this.o.db.listen(TASKS_QUEUED_CHANNEL, () => this.waker.wake());
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (this.claiming) {
+      let claimed = 0;
+      try {
+        claimed = await this.worker.claim();
+      } catch (error) {
+        this.o.log?.(`Claiming tasks failed: ${(error as Error).message}`);
+      }
+      if (this.claiming && claimed === 0) await this.waker.sleep(this.o.pollIntervalMs ?? 1000);
+    }
+  }
+
+  /** Stage one: claim nothing more and let running tasks finish, for at most `graceMs`. */
+  async stop(graceMs: number): Promise<void> {
+    this.claiming = false;
+    this.waker.wake();
+    await this.unlisten?.();
+    await this.loop;
+    const finished = await Promise.race([
+      this.worker.drain().then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), graceMs)),
+    ]);
+    if (!finished) await this.handBack();
+    this.worker.stop();
+    await this.runners.close();
+  }
+
+  /** Stage two: stop the running tasks and queue them again for another worker. */
+  async handBack(): Promise<void> {
+    const n = this.worker.activeCount;
+    if (n) this.o.log?.(`Handing back ${n} running task${n > 1 ? "s" : ""}`);
+    await this.worker.handBack();
+  }
+}
