@@ -29,6 +29,7 @@ const schema = z.object({
   GUST_DAGS_FOLDER: z.string().default("./dags"),
   GUST_HOST: z.string().default("127.0.0.1"),
   GUST_PORT: int(8080, 0),
+  GUST_API_URL: z.string().url().optional(),
   GUST_ROLES: list(ROLES.join(",")).pipe(z.array(z.enum(ROLES)).min(1)),
   GUST_WORKER_CONCURRENCY: int(4),
   GUST_WORKER_QUEUES: list("default").pipe(z.array(z.string()).min(1)),
@@ -45,6 +46,8 @@ export interface Config {
   dagsFolder: string;
   host: string;
   port: number;
+  /** Where the CLI reaches a running server; from GUST_HOST and GUST_PORT by default. */
+  apiUrl: string;
   roles: Role[];
   worker: { concurrency: number; queues: string[]; leaseMs: number; runnerMemoryMb: number };
   maxResultBytes: number;
@@ -69,6 +72,11 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
     dagsFolder: absolute(c.GUST_DAGS_FOLDER),
     host: c.GUST_HOST,
     port: c.GUST_PORT,
+    apiUrl: (c.GUST_API_URL ??
+      `http://${
+        ["0.0.0.0", "::", ""].includes(c.GUST_HOST) ? "127.0.0.1" : c.GUST_HOST
+      }:${c.GUST_PORT}`)
+      .replace(/\/+$/, ""),
     roles: c.GUST_ROLES,
     worker: {
       concurrency: c.GUST_WORKER_CONCURRENCY,

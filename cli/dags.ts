@@ -11,7 +11,15 @@ import type { SerializedDag } from "../sdk/serialize.ts";
 import { RunnerPool } from "../worker/runner_pool.ts";
 import { TaskWorker, type WorkerEvent } from "../worker/task_worker.ts";
 import type { CliOptions } from "./mod.ts";
-import { findDag, parseConf, parseDate, printJson, time, UsageError } from "./output.ts";
+import {
+  findDag,
+  parseConf,
+  parseDate,
+  printJson,
+  printTable,
+  time,
+  UsageError,
+} from "./output.ts";
 
 export async function dagsList(config: Config, opts: CliOptions): Promise<number> {
   const files = await parseDagFolder(config.dagsFolder, { timeoutMs: config.dagImportTimeoutMs });
@@ -33,7 +41,7 @@ export async function dagsList(config: Config, opts: CliOptions): Promise<number
     });
     return 0;
   }
-  const rows = [
+  printTable([
     ["dag_id", "schedule", "tags", "file"],
     ...dags.map(({ file, dag }) => [
       dag.dagId,
@@ -41,11 +49,7 @@ export async function dagsList(config: Config, opts: CliOptions): Promise<number
       dag.tags.join(",") || "-",
       file,
     ]),
-  ];
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const row of rows) {
-    console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
-  }
+  ]);
   if (errors.length) {
     console.log(`\n${errors.length} import error${errors.length > 1 ? "s" : ""}:`);
     for (const e of errors) console.log(`  ${e.filename}: ${e.message.split("\n")[0]}`);

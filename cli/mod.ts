@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "../config.ts";
 import { dagsList, dagsShow, dagsTest } from "./dags.ts";
 import { dbMigrate } from "./db.ts";
 import { tasksTest } from "./tasks.ts";
+import { dagsBackfill, dagsPause, dagsTrigger, runsList, tasksClear } from "./ops.ts";
 import { UsageError } from "./output.ts";
 
 const USAGE = `Usage: gust <command> [options]
@@ -17,7 +18,16 @@ const USAGE = `Usage: gust <command> [options]
                                               run one DAG run to its end, in this process
   tasks test <dag_id> <task_id> [--conf <json>] [--map-index <n>] [--json]
                                               run one task alone, ignoring its upstream
+  dags trigger <dag_id> [--conf <json>] [--run-id <id>] [--logical-date <iso>]
+  dags pause <dag_id> | dags unpause <dag_id>
+  dags backfill <dag_id> --from <date> --to <date> [--reprocess failed|all|none]
+                [--max-active-runs <n>] [--dry-run]
+  tasks clear <dag_id> <run_id> [--task <id> ...] [--downstream] [--only-failed]
+  runs list <dag_id> [--limit <n>] [--json]
   db migrate                                  apply database migrations
+
+The commands that act on an installation go through the server at GUST_API_URL
+(http://GUST_HOST:GUST_PORT) when it answers, else straight to the configured database.
 
 Environment: GUST_DAGS_FOLDER (./dags), GUST_HOME (./.gust), DATABASE_URL (embedded PGlite if unset)`;
 
@@ -28,6 +38,16 @@ const OPTIONS = {
   conf: { type: "string" },
   "logical-date": { type: "string" },
   "map-index": { type: "string" },
+  "run-id": { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  reprocess: { type: "string" },
+  "max-active-runs": { type: "string" },
+  "dry-run": { type: "boolean" },
+  task: { type: "string", multiple: true },
+  downstream: { type: "boolean" },
+  "only-failed": { type: "boolean" },
+  limit: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -38,6 +58,16 @@ export type CliOptions = {
   conf?: string;
   "logical-date"?: string;
   "map-index"?: string;
+  "run-id"?: string;
+  from?: string;
+  to?: string;
+  reprocess?: string;
+  "max-active-runs"?: string;
+  "dry-run"?: boolean;
+  task?: string[];
+  downstream?: boolean;
+  "only-failed"?: boolean;
+  limit?: string;
 };
 
 export async function main(args: string[]): Promise<number> {
@@ -70,6 +100,22 @@ export async function main(args: string[]): Promise<number> {
           required(rest[1], "task_id"),
           opts,
         );
+      case "dags trigger":
+        return await dagsTrigger(config, required(rest[0], "dag_id"), opts);
+      case "dags pause":
+      case "dags unpause":
+        return await dagsPause(config, required(rest[0], "dag_id"), command === "pause", opts);
+      case "dags backfill":
+        return await dagsBackfill(config, required(rest[0], "dag_id"), opts);
+      case "tasks clear":
+        return await tasksClear(
+          config,
+          required(rest[0], "dag_id"),
+          required(rest[1], "run_id"),
+          opts,
+        );
+      case "runs list":
+        return await runsList(config, required(rest[0], "dag_id"), opts);
       case "db migrate":
         return await dbMigrate(config);
       default:

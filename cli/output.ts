@@ -46,3 +46,11 @@ export function printJson(value: unknown): void {
 export function time(date = new Date()): string {
   return date.toISOString().slice(11, 23);
 }
+
+/** Prints rows as aligned columns; the first row is the header. */
+export function printTable(rows: string[][]): void {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const row of rows) {
+    console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
+  }
+}

@@ -15,6 +15,7 @@ export interface NewRun {
   conf: Record<string, unknown>;
   versionId: number;
   triggeredBy: string | null;
+  backfillId?: number | null;
 }
 
 export interface DagRun {
@@ -58,10 +59,12 @@ export async function createDagRun(
 ): Promise<{ id: number; created: boolean }> {
   const [row] = await tx<{ id: number }>`
     INSERT INTO dag_run (dag_id, run_id, run_type, logical_date, data_interval_start,
-      data_interval_end, run_after, state, conf, dag_version_id, triggered_by, queued_at)
+      data_interval_end, run_after, state, conf, dag_version_id, triggered_by, backfill_id,
+      queued_at)
     VALUES (${run.dagId}, ${run.runId}, ${run.runType}, ${run.logicalDate},
       ${run.dataInterval?.start ?? null}, ${run.dataInterval?.end ?? null}, ${run.runAfter},
-      'queued', ${json(run.conf)}, ${run.versionId}, ${run.triggeredBy}, ${now})
+      'queued', ${json(run.conf)}, ${run.versionId}, ${run.triggeredBy},
+      ${run.backfillId ?? null}, ${now})
     ON CONFLICT DO NOTHING
     RETURNING id`;
   if (!row) {

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Db } from "../db/client.ts";
 import type { Role } from "../config.ts";
+import { api } from "./api.ts";
 import { health } from "./health.ts";
 import { ui } from "./ui.tsx";
 
@@ -21,6 +22,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
   });
   app.route("/health", health);
+  app.route("/api/v2", api);
   app.route("/", ui);
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();

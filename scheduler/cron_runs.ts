@@ -40,7 +40,8 @@ export async function createScheduledRuns(db: Db, now: Date): Promise<number> {
   const due = await db.sql<DueDag>`
     SELECT d.dag_id AS "dagId", d.latest_version_id AS "versionId",
       d.last_automated_interval_start AS "lastStart", d.last_automated_interval_end AS "lastEnd",
-      (SELECT count(*) FROM dag_run r WHERE r.dag_id = d.dag_id AND r.state IN ('queued', 'running'))::int AS active
+      (SELECT count(*) FROM dag_run r WHERE r.dag_id = d.dag_id AND r.backfill_id IS NULL
+        AND r.state IN ('queued', 'running'))::int AS active
     FROM dag d
     WHERE d.is_active AND NOT d.is_paused AND d.latest_version_id IS NOT NULL
       AND (d.next_dagrun_create_after IS NULL OR d.next_dagrun_create_after <= ${now})`;

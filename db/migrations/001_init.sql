@@ -44,6 +44,21 @@ CREATE TABLE import_error (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- A backfill: runs for past logical dates, created together, with their own concurrency limit.
+CREATE TABLE backfill (
+  id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  dag_id text NOT NULL REFERENCES dag (dag_id) ON DELETE CASCADE,
+  from_date timestamptz NOT NULL,
+  to_date timestamptz NOT NULL,
+  dag_run_conf jsonb NOT NULL DEFAULT '{}',
+  reprocess_behavior text NOT NULL CHECK (reprocess_behavior IN ('none', 'failed', 'completed')),
+  max_active_runs integer NOT NULL,
+  is_paused boolean NOT NULL DEFAULT false,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  completed_at timestamptz,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE TABLE dag_run (
   id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   dag_id text NOT NULL REFERENCES dag (dag_id) ON DELETE CASCADE,
@@ -57,6 +72,7 @@ CREATE TABLE dag_run (
   conf jsonb NOT NULL DEFAULT '{}',
   dag_version_id integer NOT NULL REFERENCES dag_version (id),
   triggered_by text,
+  backfill_id integer REFERENCES backfill (id) ON DELETE SET NULL,
   queued_at timestamptz NOT NULL DEFAULT now(),
   start_date timestamptz,
   end_date timestamptz,
