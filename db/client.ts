@@ -15,6 +15,11 @@ export interface Sql {
   <T = Row>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
+  /**
+   * Memo of immutable rows (DAG versions), shared by a database and its transactions. It lives
+   * on the connection, not in a module, because one process may open several databases.
+   */
+  readonly cache: Map<string, unknown>;
 }
 
 export interface Db {
@@ -98,6 +103,7 @@ export function postgresDb(url: string, options: { max?: number } = {}): Db {
     connection: { application_name: "gust" },
   });
   const encode: Encode = (v) => v; // postgres.js serializes jsonb parameters itself
+  const cache = new Map<string, unknown>();
   const wrap = (run: postgres.Sql | postgres.TransactionSql): Sql => {
     const sql = (<T>(strings: TemplateStringsArray, ...values: unknown[]) => {
       const { text, params } = compile(strings, values, encode);
@@ -106,6 +112,7 @@ export function postgresDb(url: string, options: { max?: number } = {}): Db {
     sql.exec = async (script) => {
       await run.unsafe(script);
     };
+    Object.assign(sql, { cache });
     return sql;
   };
   return {
@@ -125,6 +132,7 @@ export function postgresDb(url: string, options: { max?: number } = {}): Db {
 
 export function pgliteDb(pg: PGlite): Db {
   const encode: Encode = (v) => JSON.stringify(v);
+  const cache = new Map<string, unknown>();
   const wrap = (run: PGlite | Transaction): Sql => {
     const sql = (async <T>(strings: TemplateStringsArray, ...values: unknown[]) => {
       const { text, params } = compile(strings, values, encode);
@@ -134,6 +142,7 @@ export function pgliteDb(pg: PGlite): Db {
     sql.exec = async (script) => {
       await run.exec(script);
     };
+    Object.assign(sql, { cache });
     return sql;
   };
   return {

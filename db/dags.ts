@@ -83,18 +83,17 @@ export async function deactivateMissing(sql: Sql, present: string[]): Promise<vo
   await sql`UPDATE dag SET is_active = false WHERE is_active AND NOT (dag_id = ANY(${present}))`;
 }
 
-const versionCache = new Map<number, DagVersion>();
-
-/** DAG versions never change once written, so they are cached by id. */
+/** DAG versions never change once written, so they are cached by id (per database). */
 export async function getDagVersion(sql: Sql, id: number): Promise<DagVersion> {
-  const cached = versionCache.get(id);
+  const key = `dag_version:${id}`;
+  const cached = sql.cache.get(key) as DagVersion | undefined;
   if (cached) return cached;
   const [row] = await sql<DagVersion>`
     SELECT id, dag_id AS "dagId", version_number AS "versionNumber", hash, fileloc, serialized
     FROM dag_version WHERE id = ${id}`;
   if (!row) throw new Error(`DAG version ${id} does not exist`);
-  if (versionCache.size > 500) versionCache.delete(versionCache.keys().next().value!);
-  versionCache.set(id, row);
+  if (sql.cache.size > 500) sql.cache.delete(sql.cache.keys().next().value!);
+  sql.cache.set(key, row);
   return row;
 }
 

@@ -123,9 +123,9 @@ export async function claimTasks(
         FOR UPDATE SKIP LOCKED)
       RETURNING ti.*
     ), tries AS (
-      INSERT INTO task_try (ti_id, try_number, state, start_date, hostname)
-      SELECT id, try_number, 'running', start_date, hostname FROM claimed
-      ON CONFLICT (ti_id, try_number) DO UPDATE SET state = 'running',
+      INSERT INTO task_try (ti_id, try_number, state, start_date, hostname, worker)
+      SELECT id, try_number, 'running', start_date, hostname, lease_owner FROM claimed
+      ON CONFLICT (ti_id, try_number) DO UPDATE SET state = 'running', worker = EXCLUDED.worker,
         start_date = EXCLUDED.start_date, end_date = NULL, error = NULL
     )
     SELECT c.id, c.dag_run_id AS "dagRunId", c.dag_id AS "dagId", c.run_id AS "runId",

@@ -131,6 +131,7 @@ CREATE TABLE task_try (
   start_date timestamptz NOT NULL,
   end_date timestamptz,
   hostname text,
+  worker text,
   error jsonb,
   PRIMARY KEY (ti_id, try_number)
 );
