@@ -34,6 +34,7 @@ const schema = z.object({
   GUST_WORKER_CONCURRENCY: int(4),
   GUST_WORKER_QUEUES: list("default").pipe(z.array(z.string()).min(1)),
   GUST_LEASE: durationMs("30s"),
+  GUST_SCHEDULER_LEASE: durationMs("10s"),
   GUST_MAX_RESULT_BYTES: int(1_048_576),
   GUST_RUNNER_MEMORY_MB: int(256, 16),
   GUST_DAG_IMPORT_TIMEOUT: durationMs("30s"),
@@ -51,6 +52,8 @@ export interface Config {
   roles: Role[];
   worker: { concurrency: number; queues: string[]; leaseMs: number; runnerMemoryMb: number };
   maxResultBytes: number;
+  /** A frozen or cut-off leading scheduler is replaced within about this long. */
+  schedulerLeaseMs: number;
   dagImportTimeoutMs: number;
   dagRefreshIntervalMs: number;
   /** Variables tasks may be given when they declare them by name. */
@@ -85,6 +88,7 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
       runnerMemoryMb: c.GUST_RUNNER_MEMORY_MB,
     },
     maxResultBytes: c.GUST_MAX_RESULT_BYTES,
+    schedulerLeaseMs: c.GUST_SCHEDULER_LEASE,
     dagImportTimeoutMs: c.GUST_DAG_IMPORT_TIMEOUT,
     dagRefreshIntervalMs: c.GUST_DAG_REFRESH_INTERVAL,
     taskEnv: env,

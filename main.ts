@@ -56,6 +56,7 @@ export async function start(config: Config): Promise<void> {
       dagsFolder: config.dagsFolder,
       dagImportTimeoutMs: config.dagImportTimeoutMs,
       dagRefreshIntervalMs: config.dagRefreshIntervalMs,
+      leaseMs: config.schedulerLeaseMs,
       log,
     });
     await scheduler.start();

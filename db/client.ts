@@ -22,6 +22,12 @@ export interface Sql {
   readonly cache: Map<string, unknown>;
 }
 
+/** One database connection of its own, for session state such as an advisory lock. */
+export interface Session {
+  readonly sql: Sql;
+  close(): Promise<void>;
+}
+
 export interface Db {
   readonly kind: "postgres" | "pglite";
   readonly sql: Sql;
@@ -30,6 +36,11 @@ export interface Db {
   /** Subscribes to a NOTIFY channel; resolves once listening, to a function that stops it. */
   listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   notify(channel: string, payload: string): Promise<void>;
+  /**
+   * A dedicated connection, never shared through the pool (a session advisory lock taken
+   * through a pool belongs to whichever connection ran it). PGlite has one session in all.
+   */
+  session(): Promise<Session>;
   close(): Promise<void>;
 }
 
@@ -126,6 +137,11 @@ export function postgresDb(url: string, options: { max?: number } = {}): Db {
     async notify(channel, payload) {
       await client.notify(channel, payload);
     },
+    session() {
+      // Keepalives so a peer that vanished is noticed by the kernel, not only on the next query.
+      const own = postgres(url, { max: 1, onnotice: () => {}, keep_alive: 5, idle_timeout: 0 });
+      return Promise.resolve({ sql: wrap(own), close: () => own.end({ timeout: 1 }) });
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }
@@ -153,6 +169,7 @@ export function pgliteDb(pg: PGlite): Db {
     async notify(channel, payload) {
       await pg.query("SELECT pg_notify($1, $2)", [channel, payload]);
     },
+    session: () => Promise.resolve({ sql: wrap(pg), close: async () => {} }),
     close: () => pg.close(),
   };
 }

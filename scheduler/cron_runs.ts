@@ -4,7 +4,7 @@
  * creation is idempotent on (dag, logical date), so a doubled tick, or two schedulers ticking
  * at once, create nothing twice.
  */
-import type { Db } from "../db/client.ts";
+import type { Db, Sql } from "../db/client.ts";
 import { getDagVersion } from "../db/dags.ts";
 import { createDagRun, defaultRunId } from "../db/runs.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
@@ -35,8 +35,15 @@ interface DueDag {
   active: number;
 }
 
-/** Returns the number of runs created. */
-export async function createScheduledRuns(db: Db, now: Date): Promise<number> {
+/**
+ * Returns the number of runs created. `fence` runs first in each transaction: the leader's
+ * epoch check, so a deposed leader creates nothing (creation is idempotent regardless).
+ */
+export async function createScheduledRuns(
+  db: Db,
+  now: Date,
+  fence?: (tx: Sql) => Promise<void>,
+): Promise<number> {
   const due = await db.sql<DueDag>`
     SELECT d.dag_id AS "dagId", d.latest_version_id AS "versionId",
       d.last_automated_interval_start AS "lastStart", d.last_automated_interval_end AS "lastEnd",

@@ -8,6 +8,7 @@ import { processDagFolder } from "./dag_processor.ts";
 import { createScheduledRuns } from "./cron_runs.ts";
 import { reapExpiredLeases } from "./reaper.ts";
 import { Scheduler } from "./scheduler.ts";
+import { LeaderElection, NotLeaderError } from "./leader.ts";
 import { RUN_CHANGED_CHANNEL } from "../worker/task_worker.ts";
 
 export interface SchedulerServiceOptions {
@@ -18,6 +19,8 @@ export interface SchedulerServiceOptions {
   pollIntervalMs?: number;
   clock?: () => Date;
   log?: (message: string) => void;
+  /** Leader lease; a frozen or cut-off leader is replaced within about this long. */
+  leaseMs?: number;
 }
 
 export class SchedulerService {
@@ -29,12 +32,21 @@ export class SchedulerService {
   private watcher: Deno.FsWatcher | null = null;
   private loops: Promise<void>[] = [];
   private readonly clock: () => Date;
+  readonly leader: LeaderElection;
 
   constructor(private readonly o: SchedulerServiceOptions) {
     this.clock = o.clock ?? (() => new Date());
+    this.leader = new LeaderElection(o.db, {
+      id: `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`,
+      hostname: Deno.hostname(),
+      leaseMs: o.leaseMs,
+      log: o.log,
+      onChange: (leading) => leading && this.poke(),
+    });
   }
 
   async start(): Promise<void> {
+    await this.leader.start();
     await this.processDags();
     this.unlisten = await this.o.db.listen(RUN_CHANGED_CHANNEL, () => this.poke());
     this.loops.push(this.schedulingLoop(), this.dagLoop());
@@ -53,6 +65,7 @@ export class SchedulerService {
     this.dagFiles.wake();
     await this.unlisten?.();
     await Promise.all(this.loops);
+    await this.leader.stop();
   }
 
   private async schedulingLoop(): Promise<void> {
@@ -61,10 +74,9 @@ export class SchedulerService {
     while (!this.stopped) {
       this.pending = false;
       try {
-        if (Date.now() - lastHousekeeping >= 1000) {
+        if (Date.now() - lastHousekeeping >= 1000 && this.leader.isLeader()) {
           lastHousekeeping = Date.now();
-          await reapExpiredLeases(this.o.db.sql, this.clock());
-          await createScheduledRuns(this.o.db, this.clock());
+          await this.leaderDuties();
         }
         const tick = await scheduler.tick();
         if (tick.runs.length === 100 || tick.queued === 1024) this.pending = true; // more to do
@@ -74,6 +86,20 @@ export class SchedulerService {
       if (!this.pending && !this.stopped) {
         await this.scheduling.sleep(this.o.pollIntervalMs ?? 1000);
       }
+    }
+  }
+
+  /** Singleton duties: reaping lost workers' tries and creating scheduled runs. */
+  private async leaderDuties(): Promise<void> {
+    const fence = (tx: Parameters<LeaderElection["fence"]>[0]) => this.leader.fence(tx);
+    try {
+      await this.o.db.begin(async (tx) => {
+        await fence(tx);
+        await reapExpiredLeases(tx, this.clock());
+      });
+      await createScheduledRuns(this.o.db, this.clock(), fence);
+    } catch (error) {
+      if (!(error instanceof NotLeaderError)) throw error;
     }
   }
 

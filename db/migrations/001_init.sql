@@ -155,3 +155,25 @@ CREATE TABLE xcom (
 );
 
 CREATE INDEX dag_run_needs_scheduling ON dag_run (id) WHERE needs_scheduling AND state = 'running';
+
+-- Leader election. The leader holds a session advisory lock on a dedicated connection and
+-- renews this lease; the epoch grows with every new leader, and leader-only writes check it,
+-- so a leader that was frozen or cut off cannot write after another took over.
+CREATE TABLE scheduler_lease (
+  name text PRIMARY KEY,
+  holder text,
+  epoch bigint NOT NULL DEFAULT 0,
+  backend_pid integer,
+  expires_at timestamptz NOT NULL DEFAULT '-infinity'
+);
+INSERT INTO scheduler_lease (name) VALUES ('leader');
+
+-- Every running scheduler, for /health and the dashboard.
+CREATE TABLE scheduler_instance (
+  id text PRIMARY KEY,
+  hostname text NOT NULL,
+  pid integer NOT NULL,
+  started_at timestamptz NOT NULL,
+  last_heartbeat timestamptz NOT NULL,
+  is_leader boolean NOT NULL DEFAULT false
+);

@@ -1,0 +1,76 @@
+/**
+ * Leader election, stepped by hand: what a frozen or deposed leader may still do. The process
+ * faults themselves (SIGKILL, SIGSTOP, a terminated backend) are in ha_test.ts.
+ */
+import assert from "node:assert/strict";
+import { LeaderElection, NotLeaderError } from "../scheduler/leader.ts";
+import { openTestDb } from "./helpers.ts";
+
+const HAS_POSTGRES = Boolean(Deno.env.get("TEST_DATABASE_URL"));
+
+Deno.test({
+  name: "a leader that stops renewing is evicted, and its later leader-only writes are refused",
+  ignore: !HAS_POSTGRES,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const info = await openTestDb("postgres");
+    const a = new LeaderElection(info.db, { id: "a", hostname: "h", leaseMs: 600 });
+    const b = new LeaderElection(info.db, { id: "b", hostname: "h", leaseMs: 600 });
+    try {
+      await t.step("the first to try leads; the other stands by", async () => {
+        await a.step();
+        await b.step();
+        assert.equal(a.isLeader(), true);
+        assert.equal(b.isLeader(), false);
+        await info.db.begin((tx) => a.fence(tx)); // the leader passes the fence
+        await assert.rejects(info.db.begin((tx) => b.fence(tx)), NotLeaderError);
+      });
+
+      await t.step("while the lease is live, a standby does not take over", async () => {
+        await b.step();
+        assert.equal(b.isLeader(), false);
+      });
+
+      await t.step("a leader that stops renewing (frozen) stops believing it leads", async () => {
+        await new Promise((r) => setTimeout(r, 700));
+        assert.equal(a.isLeader(), false, "its own clock says the lease ran out");
+      });
+
+      await t.step(
+        "a standby evicts the expired holder and leads with a higher epoch",
+        async () => {
+          await b.step(); // sees the expired lease: terminates a's backend
+          await new Promise((r) => setTimeout(r, 200));
+          await b.step(); // takes the lock and the lease
+          assert.equal(b.isLeader(), true);
+          const [lease] = await info.db.sql<{ holder: string; epoch: number }>`
+          SELECT holder, epoch::int AS epoch FROM scheduler_lease`;
+          assert.deepEqual(lease, { holder: "b", epoch: 2 });
+        },
+      );
+
+      await t.step(
+        "the old leader, resuming, is refused and finds it no longer leads",
+        async () => {
+          await assert.rejects(info.db.begin((tx) => a.fence(tx)), NotLeaderError);
+          await a.step(); // its session was terminated; it reconnects as a standby
+          assert.equal(a.isLeader(), false);
+          await info.db.begin((tx) => b.fence(tx));
+        },
+      );
+
+      await t.step("a leader that stops hands over at once", async () => {
+        await b.stop();
+        await a.step();
+        await new Promise((r) => setTimeout(r, 100));
+        await a.step();
+        assert.equal(a.isLeader(), true);
+      });
+    } finally {
+      await a.stop();
+      await b.stop();
+      await info.close();
+    }
+  },
+});
