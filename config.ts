@@ -23,6 +23,41 @@ const list = (fallback: string) =>
 
 const int = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);
 
+/** `60/1m`: at most 60 in any minute; `off`: no limit. */
+const rate = (fallback: string) =>
+  z.string().default(fallback).transform((value, ctx) => {
+    if (value.trim() === "off") return null;
+    const match = /^\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(value);
+    const windowMs = match ? parseDuration(match[2]) : null;
+    if (!match || Number(match[1]) < 1 || !windowMs) {
+      ctx.addIssue({
+        code: "custom",
+        message: `not a rate: ${
+          JSON.stringify(value)
+        } (use "<count>/<duration>", e.g. "60/1m", or "off")`,
+      });
+      return z.NEVER;
+    }
+    return { count: Number(match[1]), windowMs };
+  });
+
+const secretMap = z.string().optional().transform((value, ctx) => {
+  if (value === undefined || value.trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: "not valid JSON" });
+    return z.NEVER;
+  }
+  const checked = z.record(z.string(), z.string().min(1)).safeParse(parsed);
+  if (!checked.success) {
+    ctx.addIssue({ code: "custom", message: "must be a JSON object of DAG ids to secrets" });
+    return z.NEVER;
+  }
+  return checked.data;
+});
+
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   GUST_HOME: z.string().default("./.gust"),
@@ -39,6 +74,11 @@ const schema = z.object({
   GUST_RUNNER_MEMORY_MB: int(256, 16),
   GUST_DAG_IMPORT_TIMEOUT: durationMs("30s"),
   GUST_DAG_REFRESH_INTERVAL: durationMs("30s"),
+  GUST_MAX_BODY_BYTES: int(1_048_576),
+  GUST_WEBHOOK_TOLERANCE: durationMs("5m"),
+  GUST_WEBHOOK_RATE_LIMIT: rate("60/1m"),
+  GUST_WEBHOOK_IDEMPOTENCY_TTL: durationMs("24h"),
+  GUST_WEBHOOK_SECRETS: secretMap,
 });
 
 export interface Config {
@@ -58,7 +98,49 @@ export interface Config {
   dagRefreshIntervalMs: number;
   /** Variables tasks may be given when they declare them by name. */
   taskEnv: Record<string, string>;
+  /** The largest request body the API and webhooks read; a larger one is refused with 413. */
+  maxBodyBytes: number;
+  webhook: WebhookConfig;
 }
+
+export interface WebhookConfig {
+  /** How far a signed timestamp may be from the server's clock, either way. */
+  toleranceMs: number;
+  /** Webhook runs per DAG in any window of `windowMs`; null: unlimited. */
+  rateLimit: { count: number; windowMs: number } | null;
+  /** How long an idempotency key (or delivery id) keeps returning its first run. */
+  idempotencyTtlMs: number;
+  /** GUST_WEBHOOK_SECRETS: DAG id -> secret. */
+  secrets: Record<string, string>;
+  /** The environment, where `GUST_WEBHOOK_SECRET_<ID>` and a DAG's `secretEnv` are looked up. */
+  variables: Record<string, string>;
+}
+
+/** `GUST_WEBHOOK_SECRET_` and the DAG id upper-cased, every other character than A-Z0-9 as `_`. */
+export function webhookSecretVariable(dagId: string): string {
+  return `GUST_WEBHOOK_SECRET_${dagId.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+}
+
+/**
+ * A DAG's webhook secret: the variable its `secretEnv` names when it names one; otherwise
+ * `GUST_WEBHOOK_SECRET_<ID>`, then its entry in GUST_WEBHOOK_SECRETS. Null when none is set.
+ */
+export function webhookSecret(
+  config: WebhookConfig,
+  dagId: string,
+  secretEnv: string | null,
+): string | null {
+  if (secretEnv) return config.variables[secretEnv] || null;
+  return config.variables[webhookSecretVariable(dagId)] || config.secrets[dagId] || null;
+}
+
+export const DEFAULT_WEBHOOK_CONFIG: WebhookConfig = {
+  toleranceMs: 300_000,
+  rateLimit: { count: 60, windowMs: 60_000 },
+  idempotencyTtlMs: 86_400_000,
+  secrets: {},
+  variables: {},
+};
 
 export class ConfigError extends Error {}
 
@@ -92,6 +174,14 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
     dagImportTimeoutMs: c.GUST_DAG_IMPORT_TIMEOUT,
     dagRefreshIntervalMs: c.GUST_DAG_REFRESH_INTERVAL,
     taskEnv: env,
+    maxBodyBytes: c.GUST_MAX_BODY_BYTES,
+    webhook: {
+      toleranceMs: c.GUST_WEBHOOK_TOLERANCE,
+      rateLimit: c.GUST_WEBHOOK_RATE_LIMIT,
+      idempotencyTtlMs: c.GUST_WEBHOOK_IDEMPOTENCY_TTL,
+      secrets: c.GUST_WEBHOOK_SECRETS,
+      variables: env,
+    },
   };
 }
 

@@ -78,7 +78,13 @@ export async function start(config: Config): Promise<void> {
     await worker.start();
   }
   if (roles.has("web")) {
-    const app = createApp({ db, roles: config.roles, startedAt: new Date() });
+    const app = createApp({
+      db,
+      roles: config.roles,
+      startedAt: new Date(),
+      maxBodyBytes: config.maxBodyBytes,
+      webhook: config.webhook,
+    });
     server = Deno.serve({
       hostname: config.host,
       port: config.port,

@@ -141,7 +141,10 @@ export function runsList(config: Config, dagId: string, opts: CliOptions): Promi
   return withClient(config, async (client) => {
     const limit = opts.limit ?? "25";
     const runs = check(
-      await client.request("GET", `/dags/${path(dagId)}/dagRuns?limit=${path(limit)}`),
+      await client.request(
+        "GET",
+        `/dags/${path(dagId)}/dagRuns?limit=${path(limit)}&order_by=-run_after`,
+      ),
     );
     if (opts.json) {
       printJson(runs);

@@ -97,6 +97,17 @@ export async function getDagVersion(sql: Sql, id: number): Promise<DagVersion> {
   return row;
 }
 
+/** The source a DAG version was parsed from (cached, like the version itself). */
+export async function getDagVersionSource(sql: Sql, id: number): Promise<string> {
+  const key = `dag_version_source:${id}`;
+  const cached = sql.cache.get(key) as string | undefined;
+  if (cached !== undefined) return cached;
+  const [row] = await sql<{ source: string }>`SELECT source FROM dag_version WHERE id = ${id}`;
+  if (!row) throw new Error(`DAG version ${id} does not exist`);
+  sql.cache.set(key, row.source);
+  return row.source;
+}
+
 export interface DagRow {
   dagId: string;
   fileloc: string;

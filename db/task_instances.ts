@@ -150,7 +150,8 @@ export interface TryOutcome {
 /**
  * Ends a running try: success, or failure with Airflow's retry rule (a try fails for good once
  * `try_number > max_tries`). Counts only while the worker still holds the lease; returns the
- * state written, or null when the lease was lost and nothing changed.
+ * state written, or null when the lease was lost and nothing changed. Call it in a transaction:
+ * the new state and the result must become visible together.
  */
 export async function finishTry(
   sql: Sql,

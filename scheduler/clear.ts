@@ -19,6 +19,8 @@ export interface ClearRequest {
   includeUpstream?: boolean;
   /** Only failed and upstream_failed instances (Airflow's default for the API). */
   onlyFailed?: boolean;
+  /** Only running instances (Airflow's `only_running`). */
+  onlyRunning?: boolean;
   dryRun?: boolean;
   now: Date;
 }
@@ -53,6 +55,7 @@ export async function clearTaskInstances(db: Db, r: ClearRequest): Promise<Clear
         FROM task_instance
         WHERE dag_run_id = ${run.id} AND task_id = ANY(${taskIds})
           AND (NOT ${r.onlyFailed ?? false} OR state IN ('failed', 'upstream_failed'))
+          AND (NOT ${r.onlyRunning ?? false} OR state = 'running')
         ORDER BY id
         FOR UPDATE`;
       if (r.dryRun || chosen.length === 0) return chosen;

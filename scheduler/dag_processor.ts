@@ -12,7 +12,7 @@ import {
   storeDagVersion,
 } from "../db/dags.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
-import { formatMs, RunnerPool } from "../worker/runner_pool.ts";
+import { formatMs, RunnerPool, type RunOutcome } from "../worker/runner_pool.ts";
 
 const DAG_FILE = /\.(ts|tsx|mts|js|mjs|jsx)$/;
 
@@ -47,71 +47,104 @@ export async function listDagFiles(folder: string, prefix = ""): Promise<string[
   return files.sort();
 }
 
-let parseCycle = 0;
+/**
+ * How many files are imported at once, each in a runner process of its own. No more than the
+ * cores: the time limit runs from the runner's start, so oversubscribed runners would eat into it.
+ */
+const PARSE_CONCURRENCY = Math.max(1, Math.min(4, navigator.hardwareConcurrency ?? 1));
 
 export async function parseDagFolder(folder: string, options: ParseOptions): Promise<ParsedFile[]> {
   const files = await listDagFiles(folder);
-  // A fresh runner per cycle: a warm one would keep its cached imports of changed files.
+  // Files are imported in a few shared runners (starting one costs about 100 ms, which adds up
+  // over hundreds of files). A file whose timer throws after its import, or that patches a
+  // global, can break the next file imported in the same runner; so every failure other than a
+  // timeout is confirmed by importing that file again alone, in a fresh runner, before it is
+  // reported.
   const runners = new RunnerPool({
     dagsFolder: folder,
     defaultMemoryMb: options.memoryMb ?? 512,
-    maxIdle: 1,
+    maxIdle: PARSE_CONCURRENCY,
   });
-  const versionKey = `parse-${++parseCycle}`;
-  const parsed: ParsedFile[] = [];
-  const owners = new Map<string, string>();
+  const imported: { file: string; source: string; outcome: RunOutcome }[] = [];
   try {
-    for (const file of files) {
-      const source = await Deno.readTextFile(`${folder}/${file}`);
-      const outcome = await runners.run({ op: "parse", file: `${folder}/${file}` }, {
-        permissions: {},
-        versionKey,
-        timeoutMs: options.timeoutMs,
-      });
-      if (!outcome.ok) {
-        const message = outcome.reason === "timeout"
-          ? `Importing ${file} took longer than ${formatMs(options.timeoutMs)}; it was stopped`
-          : outcome.error.message;
-        parsed.push({
-          file,
-          source,
-          dags: [],
-          error: { message, stack: outcome.error.stack ?? null },
-        });
-        continue;
+    let next = 0;
+    const work = async (lane: number) => {
+      while (next < files.length) {
+        const i = next++;
+        const file = files[i];
+        const source = await Deno.readTextFile(`${folder}/${file}`);
+        const parse = (fresh: boolean) =>
+          runners.run({ op: "parse", file: `${folder}/${file}` }, {
+            permissions: {},
+            versionKey: `parse-${lane}`,
+            timeoutMs: options.timeoutMs,
+            fresh,
+          });
+        let outcome = await parse(false);
+        if (!outcome.ok && outcome.reason !== "timeout") outcome = await parse(true);
+        imported[i] = { file, source, outcome };
       }
-      const dags = JSON.parse(outcome.json) as SerializedDag[];
-      const clash = dags.find((d) =>
-        owners.has(d.dagId) || dags.filter((o) => o.dagId === d.dagId).length > 1
-      );
-      if (clash) {
-        const other = owners.get(clash.dagId) ?? file;
-        parsed.push({
-          file,
-          source,
-          dags: [],
-          error: {
-            message: `DAG "${clash.dagId}" is defined twice (in ${other} and ${file})`,
-            stack: null,
-          },
-        });
-        continue;
-      }
-      for (const d of dags) owners.set(d.dagId, file);
-      parsed.push({
-        file,
-        source,
-        dags: await Promise.all(dags.map(async (serialized) => ({
-          serialized,
-          hash: await sha256(`${source}\n${JSON.stringify(serialized)}`),
-        }))),
-        error: null,
-      });
-    }
+    };
+    await Promise.all(Array.from({ length: PARSE_CONCURRENCY }, (_, lane) => work(lane)));
   } finally {
     await runners.close();
   }
+  // In file order, so that of two files defining one DAG id, the first always keeps it.
+  const owners = new Map<string, string>();
+  const parsed: ParsedFile[] = [];
+  for (const { file, source, outcome } of imported) {
+    if (!outcome.ok) {
+      const message = outcome.reason === "timeout"
+        ? `Importing ${file} took longer than ${formatMs(options.timeoutMs)}; it was stopped`
+        : outcome.error.message;
+      parsed.push({
+        file,
+        source,
+        dags: [],
+        error: { message, stack: outcome.error.stack ?? null },
+      });
+      continue;
+    }
+    // A DAG exported under two names (`export default d; export { d }`) is one DAG.
+    const dags = uniqueBy(JSON.parse(outcome.json) as SerializedDag[], (d) => JSON.stringify(d));
+    const clash = dags.find((d) =>
+      owners.has(d.dagId) || dags.filter((o) => o.dagId === d.dagId).length > 1
+    );
+    if (clash) {
+      const other = owners.get(clash.dagId) ?? file;
+      parsed.push({
+        file,
+        source,
+        dags: [],
+        error: {
+          message: `DAG "${clash.dagId}" is defined twice (in ${other} and ${file})`,
+          stack: null,
+        },
+      });
+      continue;
+    }
+    for (const d of dags) owners.set(d.dagId, file);
+    parsed.push({
+      file,
+      source,
+      dags: await Promise.all(dags.map(async (serialized) => ({
+        serialized,
+        hash: await sha256(`${source}\n${JSON.stringify(serialized)}`),
+      }))),
+      error: null,
+    });
+  }
   return parsed;
+}
+
+function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const k = key(item);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 export interface ProcessResult {

@@ -6,8 +6,8 @@
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
 import { getDag, getDagVersion } from "../db/dags.ts";
-import { createDagRun, defaultRunId, type RunType } from "../db/runs.ts";
-import { createTimetable } from "./timetable.ts";
+import { createDagRun, defaultRunId, type NewRun, type RunType } from "../db/runs.ts";
+import { createTimetable, type DataInterval } from "./timetable.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
 
 export type TriggerProblem = "unknown_dag" | "invalid_conf" | "conflict";
@@ -23,9 +23,14 @@ export interface TriggerRequest {
   dagId: string;
   conf?: unknown;
   runId?: string;
-  logicalDate?: Date;
+  /** Default: now. Null: a run without a logical date (Airflow 3), as webhooks start. */
+  logicalDate?: Date | null;
   runType?: RunType;
   triggeredBy?: string;
+  /** Default: inferred from the logical date by the DAG's timetable. */
+  dataInterval?: DataInterval;
+  /** When the run may start; default: now. */
+  runAfter?: Date;
   now: Date;
 }
 
@@ -55,7 +60,14 @@ export function validateConf(dag: SerializedDag, conf: unknown): Record<string, 
   );
 }
 
-export async function triggerRun(db: Db, r: TriggerRequest): Promise<Triggered> {
+/** A checked run, ready for `createDagRun`; nothing is written yet. */
+export interface PlannedRun {
+  run: NewRun;
+  dag: SerializedDag;
+}
+
+/** Checks the DAG and the conf and computes the run; throws TriggerError. Writes nothing. */
+export async function planRun(db: Db, r: TriggerRequest): Promise<PlannedRun> {
   const row = await getDag(db.sql, r.dagId);
   if (!row?.latestVersionId || !row.isActive) {
     throw new TriggerError(`DAG "${r.dagId}" does not exist`, "unknown_dag");
@@ -63,7 +75,7 @@ export async function triggerRun(db: Db, r: TriggerRequest): Promise<Triggered> 
   const version = await getDagVersion(db.sql, row.latestVersionId);
   const dag = version.serialized;
   const conf = validateConf(dag, r.conf);
-  const logicalDate = r.logicalDate ?? r.now;
+  const logicalDate = r.logicalDate === undefined ? r.now : r.logicalDate;
   const timetable = createTimetable({
     schedule: dag.schedule,
     timezone: dag.timezone,
@@ -71,30 +83,30 @@ export async function triggerRun(db: Db, r: TriggerRequest): Promise<Triggered> 
     endDate: dag.endDate ? new Date(dag.endDate) : null,
   });
   const runType = r.runType ?? "manual";
-  const runId = r.runId ?? defaultRunId(runType, logicalDate);
-  const { id, created } = await db.begin((tx) =>
-    createDagRun(
-      tx,
-      {
-        dagId: r.dagId,
-        runId,
-        runType,
-        logicalDate,
-        dataInterval: timetable.inferManual(logicalDate),
-        runAfter: r.now,
-        conf,
-        versionId: version.id,
-        triggeredBy: r.triggeredBy ?? null,
-      },
-      dag,
-      r.now,
-    )
-  );
+  return {
+    dag,
+    run: {
+      dagId: r.dagId,
+      runId: r.runId ?? defaultRunId(runType, logicalDate ?? r.now),
+      runType,
+      logicalDate,
+      dataInterval: r.dataInterval ?? (logicalDate ? timetable.inferManual(logicalDate) : null),
+      runAfter: r.runAfter ?? r.now,
+      conf,
+      versionId: version.id,
+      triggeredBy: r.triggeredBy ?? null,
+    },
+  };
+}
+
+export async function triggerRun(db: Db, r: TriggerRequest): Promise<Triggered> {
+  const { run, dag } = await planRun(db, r);
+  const { id, created } = await db.begin((tx) => createDagRun(tx, run, dag, r.now));
   if (!created && r.runId === undefined) {
     throw new TriggerError(
-      `DAG "${r.dagId}" already has a run at ${logicalDate.toISOString()}`,
+      `DAG "${r.dagId}" already has a run at ${(run.logicalDate ?? r.now).toISOString()}`,
       "conflict",
     );
   }
-  return { dagRunId: id, runId, created, conf };
+  return { dagRunId: id, runId: run.runId, created, conf: run.conf };
 }

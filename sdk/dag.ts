@@ -4,7 +4,7 @@
  * names the DAG and every problem, so a bad file becomes an import error and nothing else.
  */
 import type { z } from "zod";
-import { dagOptionsSchema, formatIssues, taskSpecSchema } from "./options.ts";
+import { dagOptionsSchema, formatIssues, taskOptionsSchema, taskSpecSchema } from "./options.ts";
 import type {
   DagCallback,
   Expand,
@@ -64,6 +64,12 @@ export interface DagOptions<S extends z.ZodType> {
   onFailure?: DagCallback<z.output<S>>;
   /** New DAGs are scheduled at once unless this is true. */
   pausedOnCreation?: boolean;
+  /**
+   * Accept signed webhooks at `POST /webhooks/<id>`, each starting a run whose conf is the JSON
+   * body. The secret comes from the server's configuration, never from the DAG file:
+   * `GUST_WEBHOOK_SECRET_<ID>` by default, or the variable named by `secretEnv`.
+   */
+  webhook?: boolean | { secretEnv?: string };
 }
 
 const DAG_BRAND = Symbol.for("gust.dag");
@@ -138,7 +144,10 @@ export interface DagBuilder<P> {
     build: (g: DagBuilder<P>) => void,
     options?: { defaults?: TaskOptions<P> },
   ): GroupRef;
-  /** `chain(a, b, [c, d], e)`: a >> b >> c and d >> e. */
+  /**
+   * `chain(a, b, [c, d], e)`: a >> b >> c and d >> e. Two adjacent lists of the same length are
+   * linked pairwise, as in Airflow: `chain([a, b], [c, d])` is a >> c and b >> d.
+   */
   chain(...items: (Upstream | Upstream[])[]): void;
 }
 
@@ -175,6 +184,14 @@ export function dag<S extends z.ZodType = z.ZodType<Record<string, any>>>(
   );
 }
 
+/** `{ retries: undefined }` means "not set" in TypeScript; it must not erase a default. */
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as never;
+}
+
+/** A task's or group's own id; dots are left to separate a group from what it holds. */
+const LOCAL_ID = /^[A-Za-z0-9_-]{1,250}$/;
+
 function makeBuilder<P>(
   graph: GraphInput,
   group: string | null,
@@ -190,7 +207,7 @@ function makeBuilder<P>(
     fn: unknown,
   ): TaskRef<never> => {
     const taskId = fullId(id);
-    if (typeof id !== "string" || !/^[A-Za-z0-9_-]{1,250}$/.test(id)) {
+    if (typeof id !== "string" || !LOCAL_ID.test(id)) {
       graph.problems.push(
         `task id ${JSON.stringify(id)} must be letters, digits, dashes or underscores`,
       );
@@ -200,7 +217,7 @@ function makeBuilder<P>(
     if (!checked.success) {
       graph.problems.push(`task "${taskId}": ${formatIssues(checked.error)}`);
     }
-    if (graph.tasks.has(taskId)) {
+    if (graph.tasks.has(taskId) || graph.groups.has(taskId)) {
       graph.problems.push(`duplicate task id "${taskId}"`);
       return { kind: "task", id: taskId, mapped: false };
     }
@@ -209,6 +226,12 @@ function makeBuilder<P>(
       ignoreDownstreamTriggerRules?: boolean;
     };
     const { dependsOn = [], inputs = {}, expand, setups = [], ...own } = s;
+    // As in Airflow: a teardown that stopped waiting for its setups would not clean up.
+    if (role === "teardown" && own.triggerRule && own.triggerRule !== "all_done_setup_success") {
+      graph.problems.push(
+        `teardown "${taskId}" cannot set triggerRule (it is always all_done_setup_success)`,
+      );
+    }
     const def: TaskDef = {
       id: taskId,
       kind,
@@ -218,7 +241,7 @@ function makeBuilder<P>(
       options: {
         ...defaults,
         ...(role === "teardown" ? { triggerRule: "all_done_setup_success" } : {}),
-        ...own,
+        ...withoutUndefined(own),
       } as TaskOptions<unknown>,
       upstream: new Set(),
       inputs: {},
@@ -260,13 +283,23 @@ function makeBuilder<P>(
     teardown: (id, spec, fn) => add(id, "task", "teardown", spec as never, fn),
     group(id, build, options) {
       const groupId = fullId(id);
+      if (typeof id !== "string" || !LOCAL_ID.test(id)) {
+        graph.problems.push(
+          `group id ${JSON.stringify(id)} must be letters, digits, dashes or underscores`,
+        );
+      }
       if (graph.groups.has(groupId) || graph.tasks.has(groupId)) {
         graph.problems.push(`duplicate group id "${groupId}"`);
       }
       graph.groups.set(groupId, []);
+      // Checked like a task's options, which also turns durations into milliseconds.
+      const own = taskOptionsSchema.safeParse(options?.defaults ?? {});
+      if (!own.success) {
+        graph.problems.push(`group "${groupId}" defaults: ${formatIssues(own.error)}`);
+      }
       const child = makeBuilder<P>(graph, groupId, {
         ...defaults,
-        ...(options?.defaults ?? {}),
+        ...(own.success ? withoutUndefined(own.data) : {}),
       } as TaskOptions<unknown>);
       build(child);
       // Nested groups' tasks belong to the parent group too.
@@ -275,9 +308,19 @@ function makeBuilder<P>(
     },
     chain(...items) {
       for (let i = 1; i < items.length; i++) {
-        const froms = [items[i - 1]].flat();
-        const tos = [items[i]].flat();
-        for (const from of froms) for (const to of tos) graph.edges.push({ from, to });
+        const [froms, tos] = [items[i - 1], items[i]];
+        if (Array.isArray(froms) && Array.isArray(tos)) {
+          if (froms.length !== tos.length) {
+            graph.problems.push(
+              `chain: adjacent lists must have the same length, got ${froms.length} and ${tos.length}`,
+            );
+          }
+          froms.forEach((from, j) => j < tos.length && graph.edges.push({ from, to: tos[j] }));
+          continue;
+        }
+        for (const from of [froms].flat()) {
+          for (const to of [tos].flat()) graph.edges.push({ from, to });
+        }
       }
     },
   };

@@ -88,11 +88,23 @@ const upstream = z.union([
   z.custom((v) => typeof v === "object" && v !== null && "kind" in v && "id" in v, "not a task"),
 ]);
 
+// What `t.task()` returns. A task id string would pass the type check of a .js DAG file only,
+// but `inputs` and `expand` need the task itself, to pass its result.
+const taskRef = z.custom(
+  (v) =>
+    typeof v === "object" && v !== null && (v as { kind?: unknown }).kind === "task" &&
+    typeof (v as { id?: unknown }).id === "string",
+  "must be a task (what t.task() returns)",
+);
+
 export const taskSpecSchema = z.strictObject({
   ...taskOptionsShape,
   dependsOn: z.array(upstream).optional(),
-  inputs: z.record(z.string(), z.unknown()).optional(),
-  expand: z.record(z.string(), z.unknown()).optional(),
+  inputs: z.record(z.string(), taskRef).optional(),
+  expand: z.record(
+    z.string(),
+    z.union([taskRef, z.array(z.unknown())], "must be a task or an array"),
+  ).optional(),
   setups: z.array(upstream).optional(),
   ignoreDownstreamTriggerRules: z.boolean().optional(),
 });
@@ -123,6 +135,12 @@ export const dagOptionsSchema = z.strictObject({
   onSuccess: callback.optional(),
   onFailure: callback.optional(),
   pausedOnCreation: z.boolean().optional(),
+  webhook: z.union([
+    z.boolean(),
+    z.strictObject({
+      secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name").optional(),
+    }),
+  ]).optional(),
 });
 
 /** `path: message` for each issue, the way a DAG author reads it. */

@@ -54,6 +54,11 @@ export interface SerializedDag {
   pausedOnCreation: boolean;
   /** JSON Schema of the params (input side: defaults are optional), or null. */
   paramsSchema: Record<string, unknown> | null;
+  /**
+   * Set when the DAG accepts webhooks; `secretEnv` names the variable holding its secret (null:
+   * the default name). Absent in versions stored before webhooks existed: read it as null.
+   */
+  webhook?: { secretEnv: string | null } | null;
   callbacks: { success: boolean; failure: boolean };
   groups: string[];
   tasks: SerializedTask[];
@@ -122,6 +127,9 @@ export function serializeDag(dag: Dag): SerializedDag {
         string,
         unknown
       >
+      : null,
+    webhook: o.webhook
+      ? { secretEnv: (typeof o.webhook === "object" ? o.webhook.secretEnv : undefined) ?? null }
       : null,
     callbacks: {
       success: typeof o.onSuccess === "function",

@@ -8,29 +8,68 @@ import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { type Db, pgliteDb, postgresDb } from "../db/client.ts";
 import { loadMigrations, migrate } from "../db/migrate.ts";
-import { processDagFolder } from "../scheduler/dag_processor.ts";
+import { storeDagVersion } from "../db/dags.ts";
+import { listDagFiles, parseDagFolder, type ParsedFile } from "../scheduler/dag_processor.ts";
 import { runToCompletion } from "../scheduler/local_run.ts";
 import type { RunState } from "../scheduler/states.ts";
 import { triggerRun } from "../scheduler/trigger_run.ts";
 import { RunnerPool } from "../worker/runner_pool.ts";
 import { TaskWorker, type WorkerEvent } from "../worker/task_worker.ts";
+import denoConfig from "../deno.json" with { type: "json" };
 
 export type Backend = "pglite" | "postgres";
 
 const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL");
 export const BACKENDS: Backend[] = TEST_DATABASE_URL ? ["pglite", "postgres"] : ["pglite"];
 
+/** A short digest of the migrations: snapshots and templates are named after it. */
+async function migrationsDigest(): Promise<string> {
+  const migrations = await loadMigrations();
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(migrations.map((m) => m.sql).join("\n")),
+  );
+  return [...new Uint8Array(digest)].slice(0, 6).map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
 let pgliteSnapshot: Promise<Blob> | null = null;
 
-async function pgliteClone(): Promise<Db> {
+/**
+ * A migrated PGlite data folder, kept as a file named after the migrations and the PGlite
+ * version, so only the first test file on a machine pays for initdb (about 5 s). A file is
+ * written under a temporary name and renamed, so a reader never sees half of one.
+ */
+function pgliteSnapshotBlob(): Promise<Blob> {
   pgliteSnapshot ??= (async () => {
+    const version = denoConfig.imports["@electric-sql/pglite"].replace(/[^A-Za-z0-9.]+/g, "_");
+    const dir = Deno.env.get("TMPDIR") ?? "/tmp";
+    const path = `${dir}/gust_pglite_${await migrationsDigest()}_${version}.tar`;
+    try {
+      return new Blob([await Deno.readFile(path)]);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
     const pg = await PGlite.create();
     await migrate(pgliteDb(pg));
     const dump = await pg.dumpDataDir("none");
     await pg.close();
+    const partial = `${path}.${crypto.randomUUID()}`;
+    await Deno.writeFile(partial, new Uint8Array(await dump.arrayBuffer()));
+    await Deno.rename(partial, path);
+    // Snapshots of older migrations are 40 MB each and never read again.
+    for await (const entry of Deno.readDir(dir)) {
+      if (/^gust_pglite_[\w.]+\.tar$/.test(entry.name) && `${dir}/${entry.name}` !== path) {
+        await Deno.remove(`${dir}/${entry.name}`).catch(() => {});
+      }
+    }
     return dump;
   })();
-  return pgliteDb(await PGlite.create({ loadDataDir: await pgliteSnapshot }));
+  return pgliteSnapshot;
+}
+
+async function pgliteClone(): Promise<Db> {
+  return pgliteDb(await PGlite.create({ loadDataDir: await pgliteSnapshotBlob() }));
 }
 
 let templateName: Promise<string> | null = null;
@@ -38,14 +77,7 @@ let templateName: Promise<string> | null = null;
 /** A migrated template database named after the migrations, created once per machine. */
 function postgresTemplate(): Promise<string> {
   templateName ??= (async () => {
-    const migrations = await loadMigrations();
-    const digest = await crypto.subtle.digest(
-      "SHA-256",
-      new TextEncoder().encode(migrations.map((m) => m.sql).join("\n")),
-    );
-    const name = `gust_tpl_${
-      [...new Uint8Array(digest)].slice(0, 6).map((b) => b.toString(16).padStart(2, "0")).join("")
-    }`;
+    const name = `gust_tpl_${await migrationsDigest()}`;
     // One connection, so the session lock and the statements share a session. Test files run
     // in parallel processes: one creates the template, the others wait on the lock.
     const admin = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} });
@@ -164,6 +196,39 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+const parsed = new Map<string, Promise<ParsedFile[]>>();
+
+/**
+ * Parses a DAG folder once per content: every test of a file loads the same folder into a
+ * fresh database, and parsing (a runner process importing every file) is most of the cost.
+ */
+async function parseOnce(folder: string): Promise<ParsedFile[]> {
+  const names = await listDagFiles(folder);
+  const sources = await Promise.all(names.map((n) => Deno.readTextFile(`${folder}/${n}`)));
+  const key = JSON.stringify([folder, names, sources]);
+  let files = parsed.get(key);
+  if (!files) {
+    files = parseDagFolder(folder, { timeoutMs: 20_000 });
+    files.catch(() => parsed.delete(key));
+    parsed.set(key, files);
+  }
+  return await files;
+}
+
+/** Stores the DAGs of a folder as the DAG processor would; throws if a file fails to load. */
+export async function loadDags(db: Db, folder: string, now: Date): Promise<void> {
+  const files = await parseOnce(folder);
+  const failed = files.filter((f) => f.error);
+  if (failed.length) {
+    throw new Error(`DAG files failed: ${JSON.stringify(failed.map((f) => f.error))}`);
+  }
+  for (const f of files) {
+    for (const d of f.dags) {
+      await storeDagVersion(db, { ...d, fileloc: f.file, source: f.source, now });
+    }
+  }
+}
+
 /**
  * Loads a DAG folder into the database and gives a scheduler and worker that run in this
  * process, with real runner processes. Pass a clock to control retry delays.
@@ -180,11 +245,7 @@ export async function startEngine(
   } = {},
 ): Promise<Engine> {
   const clock = options.clock?.now ?? (() => new Date());
-  const processed = await processDagFolder(db, folder, { timeoutMs: 20_000, now: clock() });
-  const failed = processed.files.filter((f) => f.error);
-  if (failed.length) {
-    throw new Error(`DAG files failed: ${JSON.stringify(failed.map((f) => f.error))}`);
-  }
+  await loadDags(db, folder, clock());
   const runners = new RunnerPool({ dagsFolder: folder, defaultMemoryMb: 128, env: options.env });
   const events: WorkerEvent[] = [];
   const worker = new TaskWorker({

@@ -32,6 +32,16 @@ export default dag({ id: "slow" }, (t) => {
   });
 });
 `,
+  "long.ts": `
+import { dag } from "gust";
+export default dag({ id: "long" }, (t) => {
+  t.task("hour", async (ctx) => {
+    console.log("try " + ctx.tryNumber);
+    await new Promise((r) => setTimeout(r, 8_000));
+    return "done";
+  });
+});
+`,
   "chain.ts": `
 import { dag } from "gust";
 export default dag({ id: "chain" }, (t) => {
@@ -100,16 +110,20 @@ async function waitForRun(db: Db, dagRunId: number, timeoutMs = 60_000): Promise
 
 async function withService(
   fn: (ctx: { db: Db; env: Record<string, string>; scheduler: SchedulerService }) => Promise<void>,
+  overrides: Record<string, string> = {},
 ) {
   const info = await openTestDb("postgres");
   const folder = await dagFolder(DAGS);
   const env = {
     DATABASE_URL: info.url!,
     GUST_DAGS_FOLDER: folder,
-    GUST_LEASE: "2s",
+    // Short, so a killed worker's try is reaped quickly; tests that must not lose a lease
+    // on a busy machine ask for a longer one.
+    GUST_LEASE: "3s",
     GUST_WORKER_CONCURRENCY: "8",
     PATH: Deno.env.get("PATH") ?? "",
     HOME: Deno.env.get("HOME") ?? "",
+    ...overrides,
   };
   const scheduler = new SchedulerService({
     db: info.db,
@@ -159,7 +173,7 @@ serviceTest(
         for (const w of workers) w.child.kill("SIGKILL");
         await Promise.all(workers.map((w) => w.child.status));
       }
-    });
+    }, { GUST_LEASE: "30s" });
   },
 );
 
@@ -219,6 +233,39 @@ serviceTest("SIGTERM during a task: the task finishes and the worker exits clean
       SELECT state, try_number AS "tryNumber" FROM task_instance WHERE dag_run_id = ${dagRunId}`;
     assert.deepEqual(ti, { state: "success", tryNumber: 1 });
   });
+});
+
+serviceTest("a second SIGTERM hands the running task back; another worker runs it", async () => {
+  await withService(async ({ db, env, scheduler }) => {
+    const worker = startGust(env, "worker");
+    let second: GustProcess | null = null;
+    try {
+      await worker.waitFor(/Roles: worker/);
+      const { dagRunId } = await triggerRun(db, { dagId: "long", now: new Date() });
+      scheduler.poke();
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
+        const [ti] = await db.sql<{ state: string }>`
+          SELECT state FROM task_instance WHERE dag_run_id = ${dagRunId}`;
+        if (ti.state === "running") break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      worker.child.kill("SIGTERM");
+      await worker.waitFor(/Shutting down/);
+      worker.child.kill("SIGTERM");
+      const status = await worker.child.status;
+      assert.equal(status.code, 0, worker.output());
+      assert.match(worker.output(), /handing running tasks back/);
+      const [handedBack] = await db.sql<{ state: string; tryNumber: number }>`
+        SELECT state, try_number AS "tryNumber" FROM task_instance WHERE dag_run_id = ${dagRunId}`;
+      assert.deepEqual(handedBack, { state: "queued", tryNumber: 0 }, "queued again; the try does not count");
+      second = startGust(env, "worker");
+      assert.equal(await waitForRun(db, dagRunId), "success");
+    } finally {
+      second?.child.kill("SIGKILL");
+      await second?.child.status;
+    }
+  }, { GUST_LEASE: "30s" });
 });
 
 serviceTest(

@@ -1,23 +1,42 @@
-/** The page shell: one stylesheet inline (no build step), light and dark. */
+/**
+ * The page shell and the small pieces every page uses. No inline script or style: the
+ * stylesheet and htmx are served from `/static/`, under a Content-Security-Policy that allows
+ * nothing else.
+ */
 import type { ComponentChildren } from "preact";
+import { CSS } from "./style.ts";
+import { stateClass, urls } from "./format.ts";
 
-const CSS = `
-:root { color-scheme: light dark; --fg: #1d2330; --muted: #667085; --bg: #fff; --line: #e4e7ec;
-  --success: #12b76a; --failed: #f04438; --running: #2e90fa; --queued: #98a2b3; --skipped: #f9a8d4;
-  --upstream_failed: #f79009; --up_for_retry: #fdb022; --scheduled: #d0d5dd; }
-@media (prefers-color-scheme: dark) { :root { --fg: #e4e7ec; --muted: #98a2b3; --bg: #111318; --line: #2a2f3a; } }
-body { font: 14px/1.5 system-ui, sans-serif; color: var(--fg); background: var(--bg); margin: 0; }
-header { padding: 12px 20px; border-bottom: 1px solid var(--line); font-weight: 600; }
-main { padding: 20px; max-width: 1200px; margin: auto; overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); }
-th { color: var(--muted); font-weight: 500; }
-.muted { color: var(--muted); }
-.tag { display: inline-block; padding: 0 6px; border: 1px solid var(--line); border-radius: 8px; margin-right: 4px; }
-.state { display: inline-block; width: 12px; height: 12px; border-radius: 50%; background: var(--queued); margin-right: 3px; }
-.banner { border: 1px solid var(--failed); border-radius: 6px; padding: 10px 14px; margin-bottom: 16px; }
-.banner pre { white-space: pre-wrap; margin: 4px 0 0; }
-`;
+/** A short content hash, so the stylesheet's address changes when it does and can be cached. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16);
+}
+
+export const CSS_VERSION = fnv1a(CSS);
+export const HTMX_VERSION = "2.0.11";
+
+/**
+ * htmx settings: no `eval` (the CSP forbids it anyway), no injected indicator styles (they are
+ * in the stylesheet), and a 422 answer is swapped in, since that is how a form comes back with
+ * its errors.
+ */
+const HTMX_CONFIG = JSON.stringify({
+  allowEval: false,
+  allowScriptTags: false,
+  includeIndicatorStyles: false,
+  historyCacheSize: 0,
+  responseHandling: [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "422", swap: true },
+    { code: "[45]..", swap: false, error: true },
+  ],
+});
 
 export function Layout(props: { title: string; children: ComponentChildren }) {
   return (
@@ -25,18 +44,82 @@ export function Layout(props: { title: string; children: ComponentChildren }) {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{props.title} · Gust</title>
-        <style dangerouslySetInnerHTML={{ __html: CSS }} />
+        <meta name="color-scheme" content="light dark" />
+        <meta name="htmx-config" content={HTMX_CONFIG} />
+        <title>{`${props.title} · Gust`}</title>
+        <link rel="icon" href="data:," />
+        <link rel="stylesheet" href={`/static/gust.css?v=${CSS_VERSION}`} />
+        <script src={`/static/htmx.min.js?v=${HTMX_VERSION}`} defer />
       </head>
       <body>
-        <header>Gust</header>
+        <header class="top">
+          <a class="brand" href="/">Gust</a>
+          <a href="/">DAGs</a>
+        </header>
         <main>{props.children}</main>
       </body>
     </html>
   );
 }
 
-export function StateDot(props: { state: string | null }) {
+/** A coloured dot for a state; the state's name is its tooltip and its accessible name. */
+export function StateDot(props: { state: string | null; href?: string; label?: string }) {
   const state = props.state ?? "none";
-  return <span class="state" title={state} style={`background: var(--${state}, var(--queued))`} />;
+  const title = props.label ? `${props.label}: ${state}` : state;
+  return props.href
+    ? (
+      <a
+        class={`dot ${stateClass(state)}`}
+        href={props.href}
+        title={title}
+        aria-label={title}
+      />
+    )
+    : <span class={`dot ${stateClass(state)}`} title={title} role="img" aria-label={title} />;
+}
+
+export function StateBadge(props: { state: string | null }) {
+  const state = props.state ?? "none";
+  return <span class={`badge ${stateClass(state)}`} data-state={state}>{state}</span>;
+}
+
+/** Labelled facts in a row that wraps; an entry whose value is null or "" is left out. */
+export function Facts(props: { items: [string, ComponentChildren][]; id?: string }) {
+  return (
+    <dl class="kv" id={props.id}>
+      {props.items.filter(([, v]) => v !== null && v !== "" && v !== false).map(([k, v]) => (
+        <div>
+          <dt>{k}</dt>
+          <dd>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+/** Newer/older links for lists read one page at a time. */
+export function Pager(
+  props: { prev: string | null; next: string | null; label?: ComponentChildren },
+) {
+  if (!props.prev && !props.next && !props.label) return null;
+  return (
+    <nav class="pager" aria-label="Pages">
+      {props.prev ? <a href={props.prev} rel="prev">← Previous</a> : null}
+      {props.label ? <span class="muted">{props.label}</span> : null}
+      {props.next ? <a href={props.next} rel="next">Next →</a> : null}
+    </nav>
+  );
+}
+
+/** A page for a missing DAG, run or task instance. */
+export function NotFoundPage(props: { message: string }) {
+  return (
+    <Layout title="Not found">
+      <h1>Not found</h1>
+      <p>{props.message}</p>
+      <p>
+        <a href={urls.dags()}>All DAGs</a>
+      </p>
+    </Layout>
+  );
 }

@@ -52,6 +52,8 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 export type RunnerMessage =
   | { type: "log"; id: number; level: LogLevel; ts: string; line: string }
+  /** The task's code is imported and its function is about to be called. */
+  | { type: "started"; id: number }
   /** `json` is the result serialized once, in the runner, so its size is checked there. */
   | { type: "result"; id: number; ok: true; json: string }
   | { type: "result"; id: number; ok: false; error: TaskError };

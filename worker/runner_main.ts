@@ -5,6 +5,7 @@
  */
 import { pathToFileURL } from "node:url";
 import { type Dag, isDag } from "../sdk/mod.ts";
+import type { TaskDef } from "../sdk/dag.ts";
 import { serializeDag } from "../sdk/serialize.ts";
 import type { TaskCallbackContext, TaskContext } from "../sdk/types.ts";
 import {
@@ -84,6 +85,32 @@ async function taskContext(dag: Dag, wire: WireContext): Promise<TaskContext> {
   };
 }
 
+/**
+ * A mapped instance's elements, one per expand key: the cross product of the lists, the last
+ * key varying fastest, as in Airflow. Computed here, from the DAG's own definition, because
+ * the key order decides which combination an index gets and the stored DAG has lost that
+ * order (jsonb sorts object keys). Mapping sources are direct upstreams, so their results
+ * are in `upstream`.
+ */
+function mappedInput(
+  task: TaskDef,
+  mapIndex: number,
+  upstream: Record<string, unknown>,
+): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  if (!task.expand || mapIndex < 0) return input;
+  const lists = Object.entries(task.expand).map(([name, source]) =>
+    [name, "values" in source ? source.values : (upstream[source.task] as unknown[]) ?? []] as const
+  );
+  let rest = mapIndex;
+  for (let i = lists.length - 1; i >= 0; i--) {
+    const [name, list] = lists[i];
+    input[name] = list[rest % list.length];
+    rest = Math.floor(rest / list.length);
+  }
+  return input;
+}
+
 function serializeResult(value: unknown, maxBytes: number): string {
   let json: string | undefined;
   try {
@@ -94,12 +121,20 @@ function serializeResult(value: unknown, maxBytes: number): string {
   if (json === undefined) throw new Error(`Result is not JSON-serializable: ${typeof value}`);
   const size = encoder.encode(json).length;
   if (size > maxBytes) {
-    const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
     throw new Error(
-      `Result is ${mib(size)}, over the ${mib(maxBytes)} limit (GUST_MAX_RESULT_BYTES)`,
+      `Result is ${formatBytes(size)} (${size} bytes), over the ${
+        formatBytes(maxBytes)
+      } limit (GUST_MAX_RESULT_BYTES)`,
     );
   }
   return json;
+}
+
+/** A size as people read it: always MiB printed "0.00 MiB" for a limit of a few KiB. */
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  if (n < 1048576) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1048576).toFixed(1)} MiB`;
 }
 
 async function runCallback(fn: unknown, ctx: unknown, what: string): Promise<void> {
@@ -124,9 +159,11 @@ async function handle(request: RunnerRequest): Promise<string> {
         throw new Error(`Task "${request.context.taskId}" is no longer in DAG "${dag.id}"`);
       }
       const ctx = await taskContext(dag, request.context);
+      send({ type: "started", id: request.id });
       let json: string;
       try {
-        json = serializeResult(await task.fn(ctx, request.input), request.maxResultBytes);
+        const input = { ...request.input, ...mappedInput(task, ctx.mapIndex, ctx.upstream) };
+        json = serializeResult(await task.fn(ctx, input), request.maxResultBytes);
       } catch (error) {
         const callback = request.willRetry ? task.options.onRetry : task.options.onFailure;
         const cbContext: TaskCallbackContext = { ...ctx, error: toTaskError(error) };

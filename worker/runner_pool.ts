@@ -29,6 +29,13 @@ export interface RunOptions {
   versionKey: string;
   memoryMb?: number | null;
   timeoutMs?: number | null;
+  /**
+   * Count the timeout from the "started" message (the task's code is imported and about to
+   * run), so starting a runner and importing the DAG file do not eat into a task's own time;
+   * until then `startTimeoutMs` applies.
+   */
+  timeoutAfterStart?: boolean;
+  startTimeoutMs?: number;
   /** Use a new runner and throw it away afterwards. */
   fresh?: boolean;
   /** Aborting kills the runner (a lost lease, a shutdown that hands the task back). */
@@ -58,6 +65,7 @@ class Runner {
     id: number;
     resolve: (outcome: RunOutcome) => void;
     onLog?: (line: LogLine) => void;
+    onStarted?: () => void;
   } | null = null;
   private stderrTail: string[] = [];
   exited = false;
@@ -72,19 +80,27 @@ class Runner {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    this.readLines(this.process.stdout, (line) => this.onStdout(line));
-    this.readLines(this.process.stderr, (line) => {
+    const stdoutDone = this.readLines(this.process.stdout, (line) => this.onStdout(line));
+    const stderrDone = this.readLines(this.process.stderr, (line) => {
       this.stderrTail = [...this.stderrTail.slice(-19), line];
       this.pending?.onLog?.({ level: "error", ts: new Date(), line });
     });
     const writer = this.process.stdin.getWriter();
     this.write = (text) => writer.write(new TextEncoder().encode(text)).catch(() => {});
     this.write(`${this.prefix}\n`);
-    this.process.status.then((status) => {
+    this.process.status.then(async (status) => {
       this.exited = true;
       if (!this.pending) return;
+      // The exit can be seen before the last lines are read: they say why it died.
+      await Promise.race([
+        Promise.all([stdoutDone, stderrDone]),
+        new Promise((r) => setTimeout(r, 1000)),
+      ]);
+      if (!this.pending) return;
       const tail = this.stderrTail.join("\n");
-      const oom = /out of memory|heap limit/i.test(tail);
+      // V8 aborts with SIGTRAP (exit 133) when a heap limit is reached.
+      const oom = /out of memory|heap limit/i.test(tail) || status.code === 133 ||
+        status.signal === "SIGTRAP";
       const message = oom
         ? `Runner ran out of memory (heap limit ${this.memoryMb} MiB)`
         : `Runner exited with code ${status.code}${status.signal ? ` (${status.signal})` : ""}`;
@@ -99,10 +115,14 @@ class Runner {
   memoryMb = 0;
   private write: (text: string) => Promise<void>;
 
-  run(request: Request, onLog?: (line: LogLine) => void): Promise<RunOutcome> {
+  run(
+    request: Request,
+    onLog?: (line: LogLine) => void,
+    onStarted?: () => void,
+  ): Promise<RunOutcome> {
     const id = nextRequestId++;
     return new Promise((resolve) => {
-      this.pending = { id, resolve, onLog };
+      this.pending = { id, resolve, onLog, onStarted };
       this.write(`${JSON.stringify({ ...request, id })}\n`);
     });
   }
@@ -130,7 +150,9 @@ class Runner {
     }
     const message = JSON.parse(line.slice(this.prefix.length)) as RunnerMessage;
     if (!this.pending || message.id !== this.pending.id) return;
-    if (message.type === "log") {
+    if (message.type === "started") {
+      this.pending.onStarted?.();
+    } else if (message.type === "log") {
       this.pending.onLog?.({ level: message.level, ts: new Date(message.ts), line: message.line });
     } else if (message.ok) {
       this.settle({ ok: true, json: message.json });
@@ -176,21 +198,22 @@ export class RunnerPool {
       this.spawn(key, opts.permissions, memoryMb);
     this.busy.add(runner);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = opts.timeoutMs
-      ? new Promise<RunOutcome>((resolve) => {
-        timer = setTimeout(() => {
-          runner.kill();
-          resolve({
-            ok: false,
-            reason: "timeout",
-            error: {
-              name: "TaskTimeout",
-              message: `Task timed out after ${formatMs(opts.timeoutMs!)} and was stopped`,
-            },
-          });
-        }, opts.timeoutMs!);
-      })
-      : null;
+    let resolveTimeout: (outcome: RunOutcome) => void = () => {};
+    const timeout = new Promise<RunOutcome>((resolve) => (resolveTimeout = resolve));
+    const arm = (ms: number, message: string) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        runner.kill();
+        resolveTimeout({ ok: false, reason: "timeout", error: { name: "TaskTimeout", message } });
+      }, ms);
+    };
+    const taskTimeout = () =>
+      opts.timeoutMs &&
+      arm(opts.timeoutMs, `Task timed out after ${formatMs(opts.timeoutMs)} and was stopped`);
+    if (opts.timeoutAfterStart) {
+      const ms = opts.startTimeoutMs ?? 120_000;
+      arm(ms, `The task's runner did not start it within ${formatMs(ms)} and was stopped`);
+    } else taskTimeout();
     const onAbort = () => {
       runner.kill();
       runner.settle({
@@ -201,9 +224,14 @@ export class RunnerPool {
     };
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const work = runner.run(request as Request, opts.onLog);
+      const work = runner.run(request as Request, opts.onLog, () => {
+        if (opts.timeoutAfterStart) {
+          clearTimeout(timer);
+          taskTimeout();
+        }
+      });
       if (opts.signal?.aborted) onAbort();
-      const outcome = await (timeout ? Promise.race([work, timeout]) : work);
+      const outcome = await Promise.race([work, timeout]);
       if (outcome.ok === false && outcome.reason === "timeout") runner.settle(outcome);
       return outcome;
     } finally {
@@ -295,11 +323,12 @@ export class RunnerPool {
 
 let cachedDenoDir: string | null = null;
 
-/** Runners start with an empty environment, so they are told where Deno's cache is. */
+/**
+ * Runners start with an empty environment, so they are told where Deno's cache is, as
+ * `deno info` reports it for this process (DENO_DIR included).
+ */
 function denoDir(): string {
   if (cachedDenoDir) return cachedDenoDir;
-  const fromEnv = Deno.env.get("DENO_DIR");
-  if (fromEnv) return (cachedDenoDir = fromEnv);
   const out = new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped" })
     .outputSync();
   cachedDenoDir = JSON.parse(new TextDecoder().decode(out.stdout)).denoDir as string;

@@ -4,7 +4,8 @@
  * heartbeat, proves the try is still this worker's; a completion without it changes nothing.
  */
 import type { Db } from "../db/client.ts";
-import { getDagVersion } from "../db/dags.ts";
+import { getDagVersion, getDagVersionSource } from "../db/dags.ts";
+import { dagFileFor } from "./dag_files.ts";
 import { insertLogs, type LogRow } from "../db/logs.ts";
 import {
   type ClaimedTi,
@@ -162,12 +163,17 @@ export class TaskWorker {
       );
     } else {
       const upstream = await loadResults(this.o.db.sql, ti.dagRunId, task.upstream);
-      const input = taskInput(task, ti.mapIndex, upstream);
+      const input = taskInput(task, upstream);
       const context = wireContext(ti, upstream);
       const willRetry = ti.tryNumber <= ti.maxTries;
+      // The run's own version of the DAG file, even if the file changed since it started.
+      const file = await dagFileFor(this.o.dagsFolder, {
+        ...version,
+        source: await getDagVersionSource(this.o.db.sql, version.id),
+      });
       outcome = await this.o.runners.run({
         op: "task",
-        file: `${this.o.dagsFolder}/${version.fileloc}`,
+        file,
         context,
         input,
         willRetry,
@@ -177,6 +183,7 @@ export class TaskWorker {
         versionKey: `${version.dagId}@${version.hash}`,
         memoryMb: task.memoryMb,
         timeoutMs: task.timeoutMs,
+        timeoutAfterStart: true,
         fresh: task.freshRunner,
         signal,
         onLog,
@@ -185,7 +192,7 @@ export class TaskWorker {
       if (!outcome.ok && outcome.reason !== "error" && !signal.aborted) {
         // The runner was killed, so the task's own failure or retry callback has not run yet.
         await this.runCallback(
-          version.fileloc,
+          file,
           version,
           task,
           context,
@@ -210,13 +217,17 @@ export class TaskWorker {
       });
     }
     await logs.flush();
-    const result = await finishTry(this.o.db.sql, {
-      id: ti.id,
-      tryNumber: ti.tryNumber,
-      worker: this.o.workerId,
-      now: this.clock(),
-      ...(outcome.ok ? { resultJson: outcome.json } : { error: outcome.error }),
-    });
+    // One transaction: a scheduler must never see the success without its result, or it
+    // would read a short-circuit's or branch's missing result as "skip everything".
+    const result = await this.o.db.begin((tx) =>
+      finishTry(tx, {
+        id: ti.id,
+        tryNumber: ti.tryNumber,
+        worker: this.o.workerId,
+        now: this.clock(),
+        ...(outcome.ok ? { resultJson: outcome.json } : { error: outcome.error }),
+      })
+    );
     if (result) {
       await this.o.db.notify(RUN_CHANGED_CHANNEL, String(result.dagRunId)).catch(() => {});
     }
@@ -230,7 +241,7 @@ export class TaskWorker {
   }
 
   private async runCallback(
-    fileloc: string,
+    file: string,
     version: { dagId: string; hash: string },
     task: SerializedTask,
     context: WireContext,
@@ -241,7 +252,7 @@ export class TaskWorker {
     const kind = willRetry ? "retry" : "failure";
     if (!task.callbacks[kind]) return;
     await this.o.runners.run(
-      { op: "task_callback", file: `${this.o.dagsFolder}/${fileloc}`, context, kind, error },
+      { op: "task_callback", file, context, kind, error },
       {
         permissions: task.permissions,
         versionKey: `${version.dagId}@${version.hash}`,
@@ -274,29 +285,17 @@ function wireContext(ti: ClaimedTi, upstream: Map<string, unknown>): WireContext
   };
 }
 
-/** The function's second argument: named inputs plus this instance's mapped elements. */
+/**
+ * The function's named inputs. A mapped instance's elements are added by the runner, which
+ * knows the order of the expand keys (see `mappedInput` in runner_main.ts).
+ */
 export function taskInput(
   task: SerializedTask,
-  mapIndex: number,
   results: Map<string, unknown>,
 ): Record<string, unknown> {
   const input: Record<string, unknown> = {};
   for (const [name, taskId] of Object.entries(task.inputs)) {
     input[name] = results.get(taskId) ?? null;
-  }
-  if (!task.expand) return input;
-  // Several keys expand to their cross product; the last key varies fastest.
-  const lists = Object.entries(task.expand).map(([name, source]) =>
-    [
-      name,
-      "values" in source ? source.values : (results.get(source.task) as unknown[]) ?? [],
-    ] as const
-  );
-  let rest = mapIndex;
-  for (let i = lists.length - 1; i >= 0; i--) {
-    const [name, list] = lists[i];
-    input[name] = list[rest % list.length];
-    rest = Math.floor(rest / list.length);
   }
   return input;
 }

@@ -119,6 +119,8 @@ CREATE TABLE task_instance (
 );
 CREATE INDEX task_instance_queued ON task_instance (queue, priority_weight DESC, queued_at)
   WHERE state = 'queued';
+CREATE INDEX task_instance_scheduled ON task_instance (priority_weight DESC, id)
+  WHERE state = 'scheduled';
 CREATE INDEX task_instance_running ON task_instance (lease_expires_at) WHERE state = 'running';
 CREATE INDEX task_instance_retry ON task_instance (next_retry_at) WHERE state = 'up_for_retry';
 CREATE INDEX task_instance_dag_task ON task_instance (dag_id, task_id);

@@ -1,0 +1,88 @@
+/**
+ * What every dashboard route shares: rendering a page or its htmx fragment, answering an action
+ * (the fragment for htmx, a redirect for a plain form post), reading form fields, loading the
+ * DAG a page is about, and waking the scheduler after a change.
+ */
+import type { Context } from "hono";
+import type { VNode } from "preact";
+import { renderToString } from "preact-render-to-string";
+import type { Db } from "../../db/client.ts";
+import { getDagVersion } from "../../db/dags.ts";
+import { getDagHeader } from "../../db/ui_dags.ts";
+import type { DagPageBase } from "../../views/dag_header.tsx";
+import { NotFoundPage } from "../../views/layout.tsx";
+import { RUN_CHANGED_CHANNEL } from "../../worker/task_worker.ts";
+import type { AppEnv } from "../mod.ts";
+
+export type UiContext = Context<AppEnv>;
+
+/**
+ * An htmx request for this URL's fragment. A history restore (back button after a swap that
+ * pushed the URL) sends HX-Request too, but wants the whole page.
+ */
+export function wantsFragment(c: UiContext): boolean {
+  return c.req.header("HX-Request") === "true" &&
+    c.req.header("HX-History-Restore-Request") !== "true";
+}
+
+function html(c: UiContext, body: string, status: 200 | 404 | 422) {
+  // The same URL answers with a page or a fragment, so caches must key on the header.
+  c.header("Vary", "HX-Request");
+  c.header("Cache-Control", "no-store");
+  return c.html(body, status);
+}
+
+export function page(c: UiContext, node: VNode, status: 200 | 404 | 422 = 200) {
+  return html(c, `<!DOCTYPE html>${renderToString(node)}`, status);
+}
+
+export function fragment(c: UiContext, node: VNode, status: 200 | 422 = 200) {
+  return html(c, renderToString(node), status);
+}
+
+export function notFound(c: UiContext, message: string) {
+  return page(c, <NotFoundPage message={message} />, 404);
+}
+
+/** After a POST: the updated fragment for htmx, or back to a page for a plain form. */
+export function answer(c: UiContext, node: () => VNode | Promise<VNode>, back: string) {
+  if (c.req.header("HX-Request") === "true") {
+    return Promise.resolve(node()).then((n) => fragment(c, n));
+  }
+  return c.redirect(back, 303);
+}
+
+/** Only a path on this site is a place to go back to (never `//host` or a scheme). */
+export function safeBack(value: string | undefined, fallback: string): string {
+  return value && value.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\")
+    ? value
+    : fallback;
+}
+
+/** Form fields as strings (files are not expected and are dropped). */
+export async function formFields(c: UiContext): Promise<Record<string, string>> {
+  const body = await c.req.parseBody();
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (typeof value === "string") fields[key] = value;
+  }
+  return fields;
+}
+
+/** A non-negative integer query parameter, or null when absent or malformed. */
+export function intParam(value: string | undefined): number | null {
+  if (value === undefined || !/^\d{1,9}$/.test(value)) return null;
+  return Number(value);
+}
+
+export async function loadDag(db: Db, dagId: string): Promise<DagPageBase | null> {
+  const header = await getDagHeader(db.sql, dagId);
+  if (!header) return null;
+  const { serialized } = await getDagVersion(db.sql, header.latestVersionId);
+  return { header, dag: serialized };
+}
+
+/** Wakes the scheduler after a change made here; a lost notification only costs a poll. */
+export async function wakeScheduler(db: Db): Promise<void> {
+  await db.notify(RUN_CHANGED_CHANNEL, "ui").catch(() => {});
+}

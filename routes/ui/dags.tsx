@@ -1,0 +1,29 @@
+/** `/`: the DAG list, with search, tag filter and pages; its fragment for htmx's live search. */
+import { Hono } from "hono";
+import { listImportErrors } from "../../db/dags.ts";
+import { listDagsPage, listTags } from "../../db/ui_dags.ts";
+import { DagList, DAGS_PER_PAGE, DagsPage } from "../../views/dags_page.tsx";
+import type { AppEnv } from "../mod.ts";
+import { fragment, intParam, page, wantsFragment } from "./common.tsx";
+
+const MAX_IMPORT_ERRORS = 50;
+
+export const dagsUi = new Hono<AppEnv>().get("/", async (c) => {
+  const { db } = c.get("deps");
+  const q = (c.req.query("q") ?? "").trim().slice(0, 200);
+  const tag = c.req.query("tag")?.slice(0, 200) || null;
+  const pageNumber = Math.max(1, intParam(c.req.query("page")) ?? 1);
+  const { dags, total } = await listDagsPage(db.sql, {
+    search: q,
+    tag,
+    limit: DAGS_PER_PAGE,
+    offset: (pageNumber - 1) * DAGS_PER_PAGE,
+  });
+  const list = { dags, total, page: pageNumber, q, tag };
+  if (wantsFragment(c)) return fragment(c, <DagList {...list} />);
+  const [importErrors, tags] = await Promise.all([
+    listImportErrors(db.sql).then((errors) => errors.slice(0, MAX_IMPORT_ERRORS)),
+    listTags(db.sql),
+  ]);
+  return page(c, <DagsPage {...list} importErrors={importErrors} tags={tags} />);
+});

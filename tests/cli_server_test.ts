@@ -1,0 +1,139 @@
+/**
+ * The CLI acting on a running installation on the embedded database: PGlite serves one
+ * process, so the commands reach it through the server's API. The server and the CLI are real
+ * processes, started as users start them.
+ */
+import assert from "node:assert/strict";
+import { dagFolder } from "./helpers.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+const DAGS = {
+  "ops.ts": `
+import { dag } from "gust";
+import { z } from "zod";
+export default dag({
+  id: "ops", schedule: "@daily", startDate: "2025-01-01", catchup: false,
+  params: z.object({ n: z.number().default(1) }),
+}, (t) => {
+  const first = t.task("first", (ctx) => ctx.params.n);
+  t.task("second", { inputs: { n: first } }, (_ctx, { n }) => n + 1);
+});
+`,
+};
+
+async function gust(env: Record<string, string>, ...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `--config=${ROOT}deno.json`, `${ROOT}cli/mod.ts`, ...args],
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await fn();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+Deno.test({
+  name: "the CLI triggers, lists, clears, backfills and pauses through a running embedded server",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const folder = await dagFolder(DAGS);
+    const home = await Deno.makeTempDir({ prefix: "gust_home_" });
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const env = { GUST_DAGS_FOLDER: folder, GUST_HOME: home, GUST_PORT: String(port) };
+    const server = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--unstable-worker-options", `--config=${ROOT}deno.json`, `${ROOT}main.ts`],
+      env: { ...env, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let output = "";
+    (async () => {
+      for await (const chunk of server.stdout.pipeThrough(new TextDecoderStream() as TransformStream<Uint8Array, string>)) {
+        output += chunk;
+      }
+    })();
+    server.stderr.cancel();
+    try {
+      await until("the server", async () => output.includes("Gust is running") || null, 60_000);
+      const runs = async () =>
+        JSON.parse((await gust(env, "runs", "list", "ops", "--json")).stdout).dag_runs as {
+          dag_run_id: string;
+          state: string;
+          run_type: string;
+          conf: Record<string, unknown>;
+        }[];
+
+      await t.step("a second process cannot open the embedded database the server holds", async () => {
+        const r = await gust(env, "dags", "test", "ops", "--record");
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, /holds the embedded database/);
+      });
+
+      await t.step("dags trigger starts a run that the server runs to success", async () => {
+        const r = await gust(env, "dags", "trigger", "ops", "--conf", '{"n": 41}', "--run-id", "by_cli");
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /Triggered ops: run by_cli/);
+        const run = await until("the run to succeed", async () =>
+          (await runs()).find((r) => r.dag_run_id === "by_cli" && r.state === "success") ?? null);
+        assert.deepEqual(run.conf, { n: 41 });
+      });
+
+      await t.step("the same run id again is refused as bad input", async () => {
+        const r = await gust(env, "dags", "trigger", "ops", "--run-id", "by_cli");
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, /already exists/);
+      });
+
+      await t.step("tasks clear re-runs a task and its downstream", async () => {
+        const r = await gust(env, "tasks", "clear", "ops", "by_cli", "--task", "first", "--downstream");
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /Cleared 2 task instances/);
+        await until("the cleared run to succeed again", async () => {
+          const run = (await runs()).find((r) => r.dag_run_id === "by_cli");
+          return run?.state === "success" ? run : null;
+        });
+      });
+
+      await t.step("dags backfill creates the runs of a past window", async () => {
+        const dry = await gust(env, "dags", "backfill", "ops", "--from", "2025-01-01", "--to", "2025-01-03", "--dry-run");
+        assert.equal(dry.code, 0, dry.stderr);
+        assert.match(dry.stdout, /3 runs would be created/);
+        const r = await gust(env, "dags", "backfill", "ops", "--from", "2025-01-01", "--to", "2025-01-03");
+        assert.equal(r.code, 0, r.stderr);
+        await until("three successful backfill runs", async () => {
+          const done = (await runs()).filter((r) => r.run_type === "backfill" && r.state === "success");
+          return done.length === 3 ? done : null;
+        });
+      });
+
+      await t.step("dags pause stops new runs from starting", async () => {
+        assert.equal((await gust(env, "dags", "pause", "ops")).code, 0);
+        const r = await gust(env, "dags", "trigger", "ops", "--run-id", "while_paused");
+        assert.equal(r.code, 0);
+        await new Promise((res) => setTimeout(res, 1500));
+        assert.equal((await runs()).find((r) => r.dag_run_id === "while_paused")?.state, "queued");
+        assert.equal((await gust(env, "dags", "unpause", "ops")).code, 0);
+        await until("the queued run to run after unpausing", async () =>
+          (await runs()).find((r) => r.dag_run_id === "while_paused" && r.state === "success") ?? null);
+      });
+    } finally {
+      server.kill("SIGTERM");
+      const status = await server.status;
+      assert.equal(status.code, 0, output);
+      await Deno.remove(folder, { recursive: true });
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});

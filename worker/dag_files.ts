@@ -1,0 +1,33 @@
+/**
+ * Which file a runner imports for a DAG version. While the DAG file is unchanged it is the file
+ * itself; once it changed, a copy of the version's stored source is written beside it (so its
+ * relative imports still resolve) and imported instead, so a run finishes on the code it started
+ * with. The copies are dotfiles, which the DAG processor skips. Modules that the DAG file
+ * imports are not versioned: a run sees their current code.
+ */
+export async function dagFileFor(
+  dagsFolder: string,
+  version: { fileloc: string; hash: string; source: string },
+): Promise<string> {
+  const path = `${dagsFolder}/${version.fileloc}`;
+  const current = await Deno.readTextFile(path).catch(() => null);
+  if (current === version.source) return path;
+  const slash = path.lastIndexOf("/");
+  const pinned = `${path.slice(0, slash)}/.gust-${version.hash.slice(0, 12)}-${
+    path.slice(slash + 1)
+  }`;
+  try {
+    // Written under a temporary name and renamed, so a concurrent runner never reads half a file.
+    const tmp = `${pinned}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeTextFile(tmp, version.source);
+    await Deno.rename(tmp, pinned);
+  } catch (error) {
+    // A read-only DAG folder (a mounted volume): run the current file rather than nothing.
+    const readOnly = (error as { code?: string }).code === "EROFS";
+    if (!(error instanceof Deno.errors.PermissionDenied || readOnly)) {
+      throw error;
+    }
+    return path;
+  }
+  return pinned;
+}
