@@ -1,5 +1,6 @@
 /** `/health`: is the process up and can it reach its database. JSON, for probes and people. */
 import { Hono } from "hono";
+import { listSchedulers } from "../db/schedulers.ts";
 import type { AppEnv } from "./mod.ts";
 
 export const health = new Hono<AppEnv>().get("/", async (c) => {
@@ -12,14 +13,7 @@ export const health = new Hono<AppEnv>().get("/", async (c) => {
     database = { status: "unhealthy", error: (error as Error).message };
   }
   const healthy = database.status === "healthy";
-  const schedulers = healthy
-    ? await db.sql<
-      { id: string; hostname: string; lastHeartbeat: Date; isLeader: boolean; alive: boolean }
-    >`
-      SELECT id, hostname, last_heartbeat AS "lastHeartbeat", is_leader AS "isLeader",
-        last_heartbeat > now() - interval '30 seconds' AS alive
-      FROM scheduler_instance ORDER BY started_at`
-    : [];
+  const schedulers = healthy ? await listSchedulers(db.sql) : [];
   return c.json({
     status: healthy ? "healthy" : "unhealthy",
     database,
@@ -28,7 +22,7 @@ export const health = new Hono<AppEnv>().get("/", async (c) => {
       id: s.id,
       hostname: s.hostname,
       latest_heartbeat: s.lastHeartbeat,
-      is_leader: s.isLeader && s.alive,
+      is_leader: s.isLeader,
       status: s.alive ? "healthy" : "unhealthy",
     })),
     uptime_seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),

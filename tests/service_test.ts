@@ -258,7 +258,11 @@ serviceTest("a second SIGTERM hands the running task back; another worker runs i
       assert.match(worker.output(), /handing running tasks back/);
       const [handedBack] = await db.sql<{ state: string; tryNumber: number }>`
         SELECT state, try_number AS "tryNumber" FROM task_instance WHERE dag_run_id = ${dagRunId}`;
-      assert.deepEqual(handedBack, { state: "queued", tryNumber: 0 }, "queued again; the try does not count");
+      assert.deepEqual(
+        handedBack,
+        { state: "queued", tryNumber: 0 },
+        "queued again; the try does not count",
+      );
       second = startGust(env, "worker");
       assert.equal(await waitForRun(db, dagRunId), "success");
     } finally {

@@ -8,6 +8,8 @@ import type { DagListItem } from "../db/ui_dags.ts";
 import { formatTime, urls } from "./format.ts";
 import { Layout, Pager, StateDot } from "./layout.tsx";
 import { PauseToggle } from "./pause_toggle.tsx";
+import { Schedulers } from "./schedulers.tsx";
+import type { SchedulerStatus } from "../db/schedulers.ts";
 
 export const DAGS_PER_PAGE = 50;
 
@@ -22,6 +24,7 @@ export interface DagListProps {
 export interface DagsPageProps extends DagListProps {
   importErrors: ImportError[];
   tags: string[];
+  schedulers: SchedulerStatus[];
 }
 
 export function DagsPage(props: DagsPageProps) {
@@ -54,6 +57,7 @@ export function DagsPage(props: DagsPageProps) {
         <button type="submit">Filter</button>
       </form>
       <DagList {...props} />
+      <Schedulers schedulers={props.schedulers} />
     </Layout>
   );
 }

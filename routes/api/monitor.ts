@@ -1,14 +1,12 @@
 /** `/api/v2/importErrors`, `/api/v2/monitor/health` and `/api/v2/version`. */
 import { Hono } from "hono";
 import { listImportErrorsPage } from "../../db/api_dags.ts";
+import { SCHEDULER_ALIVE_MS } from "../../db/schedulers.ts";
 import type { AppEnv } from "../mod.ts";
 import { QueryReader } from "./common.ts";
 import { importErrorResponse } from "./shapes.ts";
 
 export const GUST_VERSION = "0.1.0";
-
-/** A scheduler that has not heartbeated for this long counts as gone (as /health says). */
-const SCHEDULER_ALIVE_MS = 30_000;
 
 const IMPORT_ERROR_ORDER: Record<string, string> = {
   id: "id",

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { listImportErrors } from "../../db/dags.ts";
 import { listDagsPage, listTags } from "../../db/ui_dags.ts";
+import { listSchedulers } from "../../db/schedulers.ts";
 import { DagList, DAGS_PER_PAGE, DagsPage } from "../../views/dags_page.tsx";
 import type { AppEnv } from "../mod.ts";
 import { fragment, intParam, page, wantsFragment } from "./common.tsx";
@@ -21,9 +22,13 @@ export const dagsUi = new Hono<AppEnv>().get("/", async (c) => {
   });
   const list = { dags, total, page: pageNumber, q, tag };
   if (wantsFragment(c)) return fragment(c, <DagList {...list} />);
-  const [importErrors, tags] = await Promise.all([
+  const [importErrors, tags, schedulers] = await Promise.all([
     listImportErrors(db.sql).then((errors) => errors.slice(0, MAX_IMPORT_ERRORS)),
     listTags(db.sql),
+    listSchedulers(db.sql),
   ]);
-  return page(c, <DagsPage {...list} importErrors={importErrors} tags={tags} />);
+  return page(
+    c,
+    <DagsPage {...list} importErrors={importErrors} tags={tags} schedulers={schedulers} />,
+  );
 });
