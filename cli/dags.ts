@@ -3,10 +3,10 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { storeDagVersion } from "../db/dags.ts";
 import { openDb } from "../db/open.ts";
-import { parseDagFolder } from "../scheduler/dag_processor.ts";
+import { parseDagFolder, type ParsedFile } from "../scheduler/dag_processor.ts";
 import { runToCompletion } from "../scheduler/local_run.ts";
 import { createTimetable } from "../scheduler/timetable.ts";
-import { TriggerError, triggerRun } from "../scheduler/trigger_run.ts";
+import { type Triggered, TriggerError, triggerRun } from "../scheduler/trigger_run.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
 import { RunnerPool } from "../worker/runner_pool.ts";
 import { TaskWorker, type WorkerEvent } from "../worker/task_worker.ts";
@@ -114,46 +114,14 @@ export function mermaid(dag: SerializedDag): string {
 }
 
 export async function dagsTest(config: Config, dagId: string, opts: CliOptions): Promise<number> {
-  const conf = parseConf(opts.conf);
-  const logicalDate = parseDate(opts["logical-date"], "--logical-date");
   const files = await parseDagFolder(config.dagsFolder, { timeoutMs: config.dagImportTimeoutMs });
   const { dag, file } = findDag(files, dagId);
-  const db = await openTestDatabase(config, opts.record ?? false);
-  const runners = new RunnerPool({
-    dagsFolder: config.dagsFolder,
-    defaultMemoryMb: config.worker.runnerMemoryMb,
-    env: config.taskEnv,
-  });
-  const printer = new RunPrinter(!opts.json);
-  const worker = new TaskWorker({
-    db,
-    runners,
-    dagsFolder: config.dagsFolder,
-    workerId: `cli-${crypto.randomUUID()}`,
-    hostname: Deno.hostname(),
+  const local = await startLocalRun(config, opts, dag, file, {
     queues: [...new Set(dag.tasks.map((t) => t.queue))],
     concurrency: config.worker.concurrency,
-    leaseMs: config.worker.leaseMs,
-    maxResultBytes: config.maxResultBytes,
-    onEvent: (e) => printer.event(e),
   });
+  const { db, worker, printer, triggered } = local;
   try {
-    const now = new Date();
-    const hash = file.dags.find((d) => d.serialized.dagId === dagId)!.hash;
-    await storeDagVersion(db, {
-      serialized: dag,
-      hash,
-      fileloc: file.file,
-      source: file.source,
-      now,
-    });
-    let triggered;
-    try {
-      triggered = await triggerRun(db, { dagId, conf, logicalDate, now, triggeredBy: "cli" });
-    } catch (error) {
-      if (error instanceof TriggerError) throw new UsageError(error.message);
-      throw error;
-    }
     printer.header(dagId, triggered.runId);
     const state = await runToCompletion({
       db,
@@ -168,9 +136,79 @@ export async function dagsTest(config: Config, dagId: string, opts: CliOptions):
     else console.log(`\nRun ${triggered.runId} of ${dagId}: ${state}`);
     return state === "success" ? 0 : 1;
   } finally {
+    await local.close();
+  }
+}
+
+export interface LocalRun {
+  db: Db;
+  worker: TaskWorker;
+  printer: RunPrinter;
+  triggered: Triggered;
+  close(): Promise<void>;
+}
+
+/**
+ * What `dags test` and `tasks test` share: the DAG stored in a throwaway database (or the
+ * configured one with --record), a run of it triggered, and a worker in this process that
+ * prints what happens.
+ */
+export async function startLocalRun(
+  config: Config,
+  opts: CliOptions,
+  dag: SerializedDag,
+  file: ParsedFile,
+  w: { queues: string[]; concurrency: number },
+): Promise<LocalRun> {
+  const conf = parseConf(opts.conf);
+  const logicalDate = parseDate(opts["logical-date"], "--logical-date");
+  const db = await openTestDatabase(config, opts.record ?? false);
+  const runners = new RunnerPool({
+    dagsFolder: config.dagsFolder,
+    defaultMemoryMb: config.worker.runnerMemoryMb,
+    env: config.taskEnv,
+  });
+  const printer = new RunPrinter(!opts.json);
+  const worker = new TaskWorker({
+    db,
+    runners,
+    dagsFolder: config.dagsFolder,
+    workerId: `cli-${crypto.randomUUID()}`,
+    hostname: Deno.hostname(),
+    queues: w.queues,
+    concurrency: w.concurrency,
+    leaseMs: config.worker.leaseMs,
+    maxResultBytes: config.maxResultBytes,
+    onEvent: (e) => printer.event(e),
+  });
+  const close = async () => {
     worker.stop();
     await runners.close();
     await db.close();
+  };
+  try {
+    const now = new Date();
+    const hash = file.dags.find((d) => d.serialized.dagId === dag.dagId)!.hash;
+    await storeDagVersion(db, {
+      serialized: dag,
+      hash,
+      fileloc: file.file,
+      source: file.source,
+      now,
+    });
+    const triggered = await triggerRun(db, {
+      dagId: dag.dagId,
+      conf,
+      logicalDate,
+      now,
+      triggeredBy: "cli",
+    }).catch((error) => {
+      throw error instanceof TriggerError ? new UsageError(error.message) : error;
+    });
+    return { db, worker, printer, triggered, close };
+  } catch (error) {
+    await close();
+    throw error;
   }
 }
 

@@ -1,11 +1,7 @@
 /** `gust tasks test`: runs one task alone, ignoring its upstream, like `airflow tasks test`. */
 import type { Config } from "../config.ts";
-import { storeDagVersion } from "../db/dags.ts";
 import { parseDagFolder } from "../scheduler/dag_processor.ts";
-import { TriggerError, triggerRun } from "../scheduler/trigger_run.ts";
-import { RunnerPool } from "../worker/runner_pool.ts";
-import { TaskWorker } from "../worker/task_worker.ts";
-import { openTestDatabase, RunPrinter, runSummary } from "./dags.ts";
+import { runSummary, startLocalRun } from "./dags.ts";
 import type { CliOptions } from "./mod.ts";
 import { findDag, parseConf, parseDate, printJson, UsageError } from "./output.ts";
 
@@ -15,8 +11,9 @@ export async function tasksTest(
   taskId: string,
   opts: CliOptions,
 ): Promise<number> {
-  const conf = parseConf(opts.conf);
-  const logicalDate = parseDate(opts["logical-date"], "--logical-date");
+  // Bad input is refused before any database is opened.
+  parseConf(opts.conf);
+  parseDate(opts["logical-date"], "--logical-date");
   const files = await parseDagFolder(config.dagsFolder, { timeoutMs: config.dagImportTimeoutMs });
   const { dag, file } = findDag(files, dagId);
   const task = dag.tasks.find((t) => t.taskId === taskId);
@@ -36,39 +33,15 @@ export async function tasksTest(
     }
   }
 
-  const db = await openTestDatabase(config, false);
-  const runners = new RunnerPool({
-    dagsFolder: config.dagsFolder,
-    defaultMemoryMb: config.worker.runnerMemoryMb,
-    env: config.taskEnv,
-  });
-  const printer = new RunPrinter(!opts.json);
-  const worker = new TaskWorker({
-    db,
-    runners,
-    dagsFolder: config.dagsFolder,
-    workerId: "cli",
-    hostname: Deno.hostname(),
-    queues: [task.queue],
-    concurrency: 1,
-    leaseMs: config.worker.leaseMs,
-    maxResultBytes: config.maxResultBytes,
-    onEvent: (e) => printer.event(e),
-  });
+  const { db, worker, printer, triggered, close } = await startLocalRun(
+    config,
+    { ...opts, record: false },
+    dag,
+    file,
+    { queues: [task.queue], concurrency: 1 },
+  );
   try {
     const now = new Date();
-    const hash = file.dags.find((d) => d.serialized.dagId === dagId)!.hash;
-    await storeDagVersion(db, {
-      serialized: dag,
-      hash,
-      fileloc: file.file,
-      source: file.source,
-      now,
-    });
-    const triggered = await triggerRun(db, { dagId, conf, logicalDate, now, triggeredBy: "cli" })
-      .catch((error) => {
-        throw error instanceof TriggerError ? new UsageError(error.message) : error;
-      });
     // Queue this one instance directly: no scheduler, so its upstream is never consulted.
     await db.sql`UPDATE dag_run SET state = 'running', start_date = ${now}
       WHERE id = ${triggered.dagRunId}`;
@@ -98,8 +71,6 @@ export async function tasksTest(
     }
     return row.state === "success" ? 0 : 1;
   } finally {
-    worker.stop();
-    await runners.close();
-    await db.close();
+    await close();
   }
 }

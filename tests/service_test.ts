@@ -108,6 +108,18 @@ async function waitForRun(db: Db, dagRunId: number, timeoutMs = 60_000): Promise
   throw new Error(`Run ${dagRunId} did not finish in ${timeoutMs} ms`);
 }
 
+/** Waits until the run's (single) task instance is running. */
+async function waitForTaskRunning(db: Db, dagRunId: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const [ti] = await db.sql<{ state: string }>`
+      SELECT state FROM task_instance WHERE dag_run_id = ${dagRunId}`;
+    if (ti.state === "running") return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`The task of run ${dagRunId} did not start`);
+}
+
 async function withService(
   fn: (ctx: { db: Db; env: Record<string, string>; scheduler: SchedulerService }) => Promise<void>,
   overrides: Record<string, string> = {},
@@ -186,13 +198,7 @@ serviceTest(
       try {
         const { dagRunId } = await triggerRun(db, { dagId: "slow", now: new Date() });
         scheduler.poke();
-        const deadline = Date.now() + 20_000;
-        while (Date.now() < deadline) {
-          const [ti] = await db.sql<{ state: string }>`
-          SELECT state FROM task_instance WHERE dag_run_id = ${dagRunId}`;
-          if (ti.state === "running") break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await waitForTaskRunning(db, dagRunId);
         first.child.kill("SIGKILL");
         await first.child.status;
         second = startGust(env, "worker");
@@ -218,13 +224,7 @@ serviceTest("SIGTERM during a task: the task finishes and the worker exits clean
     const worker = startGust(env, "worker");
     const { dagRunId } = await triggerRun(db, { dagId: "slow", now: new Date() });
     scheduler.poke();
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      const [ti] = await db.sql<{ state: string }>`
-        SELECT state FROM task_instance WHERE dag_run_id = ${dagRunId}`;
-      if (ti.state === "running") break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForTaskRunning(db, dagRunId);
     worker.child.kill("SIGTERM");
     const status = await worker.child.status;
     assert.equal(status.code, 0, worker.output());
@@ -243,13 +243,7 @@ serviceTest("a second SIGTERM hands the running task back; another worker runs i
       await worker.waitFor(/Roles: worker/);
       const { dagRunId } = await triggerRun(db, { dagId: "long", now: new Date() });
       scheduler.poke();
-      const deadline = Date.now() + 20_000;
-      while (Date.now() < deadline) {
-        const [ti] = await db.sql<{ state: string }>`
-          SELECT state FROM task_instance WHERE dag_run_id = ${dagRunId}`;
-        if (ti.state === "running") break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitForTaskRunning(db, dagRunId);
       worker.child.kill("SIGTERM");
       await worker.waitFor(/Shutting down/);
       worker.child.kill("SIGTERM");
