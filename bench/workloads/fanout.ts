@@ -1,0 +1,197 @@
+/**
+ * Workload 2, fan-out throughput: one run whose parent task returns 10,000 items, mapped into
+ * 10,000 no-op task instances; tasks per second from the first mapped task's start to the last
+ * one's end, with 1 and 2 worker processes. Gust runs as a production deployment does: one
+ * `--role web,scheduler` process and separate `--role worker` processes.
+ */
+import { type BenchContext, type Figure, figure, type WorkloadResult } from "../lib/result.ts";
+import {
+  type BenchDatabase,
+  createDatabase,
+  freePort,
+  gustEnv,
+  type GustProcess,
+  startGust,
+  trigger,
+  tryTimings,
+  waitForDags,
+  waitHealthy,
+  waitRunDb,
+  writeDagFolder,
+} from "../lib/gust.ts";
+import { fanoutDag } from "../lib/dags.ts";
+import { runPeers } from "../lib/peers.ts";
+import { sampleRss } from "../lib/proc.ts";
+
+export interface FanoutOptions {
+  tasks: number;
+  workers: number[];
+  /** GUST_WORKER_CONCURRENCY of each worker process. */
+  concurrency: number;
+}
+
+export const FANOUT_DEFAULTS: FanoutOptions = { tasks: 10_000, workers: [1, 2], concurrency: 16 };
+
+export interface FanoutCluster {
+  database: BenchDatabase;
+  base: string;
+  processes: GustProcess[];
+  close(): Promise<void>;
+}
+
+/** A Postgres database, a web+scheduler process (or web and scheduler apart) and n workers. */
+export async function startCluster(
+  ctx: BenchContext,
+  o: {
+    files: Record<string, string>;
+    dagCount: number;
+    workers: number;
+    concurrency: number;
+    separateWeb?: boolean;
+    tag: string;
+  },
+): Promise<FanoutCluster> {
+  const dags = await writeDagFolder(o.files);
+  const home = await Deno.makeTempDir({ prefix: "gust_bench_home_" });
+  const database = await createDatabase(ctx.adminUrl!, o.tag);
+  const port = await freePort();
+  const env = gustEnv({
+    url: database.url,
+    home,
+    dags,
+    port,
+    extra: { GUST_WORKER_CONCURRENCY: String(o.concurrency) },
+  });
+  const processes: GustProcess[] = [];
+  const close = async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await database.drop();
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+    await Deno.remove(dags, { recursive: true }).catch(() => {});
+  };
+  try {
+    if (o.separateWeb) {
+      processes.push(startGust({ env, roles: "web" }), startGust({ env, roles: "scheduler" }));
+    } else {
+      processes.push(startGust({ env, roles: "web,scheduler" }));
+    }
+    for (let w = 0; w < o.workers; w++) {
+      processes.push(startGust({ env, roles: "worker", label: `worker ${w + 1}` }));
+    }
+    const base = `http://127.0.0.1:${port}`;
+    await waitHealthy(base, processes[0].startedAt);
+    await Promise.all(processes.map((p) => p.waitFor(/Roles: /)));
+    await waitForDags(database.db, o.dagCount);
+    return { database, base, processes, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+export interface FanoutRun {
+  tasksPerS: number;
+  runS: number;
+  peakRssMb: number;
+}
+
+/** Triggers the fan-out and waits for it; the caller's cluster must have `bench_fanout`. */
+export async function fanoutOnce(c: FanoutCluster, tasks: number): Promise<FanoutRun> {
+  const rss = sampleRss(() => c.processes.map((p) => p.pid));
+  const t = await trigger(c.base, "bench_fanout");
+  const state = await waitRunDb(c.database.db, "bench_fanout", t.runId, 900_000, 100);
+  const peakRssMb = rss.stop();
+  if (state !== "success") throw new Error(`Fan-out run ended ${state}`);
+  const mapped = (await tryTimings(c.database.db, "bench_fanout", t.runId))
+    .filter((x) => x.taskId === "each");
+  if (mapped.length !== tasks) throw new Error(`Expected ${tasks} tries, saw ${mapped.length}`);
+  const first = Math.min(...mapped.map((x) => x.start));
+  const last = Math.max(...mapped.map((x) => x.end));
+  const [run] = await c.database.db.sql<{ end: Date }>`
+    SELECT end_date AS "end" FROM dag_run WHERE dag_id = 'bench_fanout' AND run_id = ${t.runId}`;
+  return {
+    tasksPerS: tasks / ((last - first) / 1000),
+    runS: (new Date(run.end).getTime() - t.sentAt) / 1000,
+    peakRssMb,
+  };
+}
+
+export async function runFanout(
+  ctx: BenchContext,
+  o: FanoutOptions = FANOUT_DEFAULTS,
+): Promise<WorkloadResult> {
+  const started = performance.now();
+  const figures: Figure[] = [];
+  const notes = [
+    `${
+      o.tasks.toLocaleString("en-US")
+    } mapped no-op tasks under one parent; tasks/s from the first mapped task's start to the last one's end; ${ctx.reps} runs per setting.`,
+    `Gust: one \`--role web,scheduler\` process and 1 or 2 \`--role worker\` processes, GUST_WORKER_CONCURRENCY=${o.concurrency} each, on Postgres.`,
+  ];
+  if (!ctx.adminUrl) {
+    return {
+      id: "fanout",
+      title: "2. Fan-out throughput",
+      figures,
+      notes: [...notes, "Skipped: no Postgres."],
+      seconds: 0,
+    };
+  }
+  for (const workers of o.workers) {
+    ctx.log(`fan-out: Gust with ${workers} worker(s)`);
+    const cluster = await startCluster(ctx, {
+      files: fanoutDag(o.tasks),
+      dagCount: 1,
+      workers,
+      concurrency: o.concurrency,
+      tag: "fanout",
+    });
+    const runs: FanoutRun[] = [];
+    try {
+      for (let i = 0; i < ctx.reps; i++) {
+        runs.push(await fanoutOnce(cluster, o.tasks));
+        ctx.log(`  run ${i + 1}: ${runs.at(-1)!.tasksPerS.toFixed(0)} tasks/s`);
+      }
+    } finally {
+      await cluster.close();
+    }
+    const system = "Gust (Postgres)";
+    figures.push(
+      figure({
+        system,
+        metric: `fan-out, ${workers} worker${workers > 1 ? "s" : ""}`,
+        unit: "tasks/s",
+        better: "higher",
+        samples: runs.map((r) => r.tasksPerS),
+        target: workers === 2 ? 5000 : undefined,
+        compare: `fanout_${workers}`,
+      }),
+      figure({
+        system,
+        metric: `fan-out run, trigger to end, ${workers} worker${workers > 1 ? "s" : ""}`,
+        unit: "s",
+        better: "lower",
+        samples: runs.map((r) => r.runS),
+      }),
+      figure({
+        system,
+        metric: `peak RSS, all processes, ${workers} worker${workers > 1 ? "s" : ""}`,
+        unit: "MiB",
+        better: "lower",
+        samples: runs.map((r) => r.peakRssMb),
+      }),
+    );
+  }
+  if (ctx.peers) {
+    const peer = await runPeers(ctx, "fanout", { tasks: o.tasks, workers: o.workers });
+    figures.push(...peer.figures);
+    notes.push(...peer.notes);
+  }
+  return {
+    id: "fanout",
+    title: "2. Fan-out throughput",
+    figures,
+    notes,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
