@@ -53,14 +53,24 @@ Deno.test({
     const port = 20000 + Math.floor(Math.random() * 20000);
     const env = { GUST_DAGS_FOLDER: folder, GUST_HOME: home, GUST_PORT: String(port) };
     const server = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--unstable-worker-options", `--config=${ROOT}deno.json`, `${ROOT}main.ts`],
+      args: [
+        "run",
+        "-A",
+        "--unstable-worker-options",
+        `--config=${ROOT}deno.json`,
+        `${ROOT}main.ts`,
+      ],
       env: { ...env, NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     let output = "";
     (async () => {
-      for await (const chunk of server.stdout.pipeThrough(new TextDecoderStream() as TransformStream<Uint8Array, string>)) {
+      for await (
+        const chunk of server.stdout.pipeThrough(
+          new TextDecoderStream() as TransformStream<Uint8Array, string>,
+        )
+      ) {
         output += chunk;
       }
     })();
@@ -75,18 +85,33 @@ Deno.test({
           conf: Record<string, unknown>;
         }[];
 
-      await t.step("a second process cannot open the embedded database the server holds", async () => {
-        const r = await gust(env, "dags", "test", "ops", "--record");
-        assert.equal(r.code, 2);
-        assert.match(r.stderr, /holds the embedded database/);
-      });
+      await t.step(
+        "a second process cannot open the embedded database the server holds",
+        async () => {
+          const r = await gust(env, "dags", "test", "ops", "--record");
+          assert.equal(r.code, 2);
+          assert.match(r.stderr, /holds the embedded database/);
+        },
+      );
 
       await t.step("dags trigger starts a run that the server runs to success", async () => {
-        const r = await gust(env, "dags", "trigger", "ops", "--conf", '{"n": 41}', "--run-id", "by_cli");
+        const r = await gust(
+          env,
+          "dags",
+          "trigger",
+          "ops",
+          "--conf",
+          '{"n": 41}',
+          "--run-id",
+          "by_cli",
+        );
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /Triggered ops: run by_cli/);
-        const run = await until("the run to succeed", async () =>
-          (await runs()).find((r) => r.dag_run_id === "by_cli" && r.state === "success") ?? null);
+        const run = await until(
+          "the run to succeed",
+          async () =>
+            (await runs()).find((r) => r.dag_run_id === "by_cli" && r.state === "success") ?? null,
+        );
         assert.deepEqual(run.conf, { n: 41 });
       });
 
@@ -97,7 +122,16 @@ Deno.test({
       });
 
       await t.step("tasks clear re-runs a task and its downstream", async () => {
-        const r = await gust(env, "tasks", "clear", "ops", "by_cli", "--task", "first", "--downstream");
+        const r = await gust(
+          env,
+          "tasks",
+          "clear",
+          "ops",
+          "by_cli",
+          "--task",
+          "first",
+          "--downstream",
+        );
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /Cleared 2 task instances/);
         await until("the cleared run to succeed again", async () => {
@@ -107,13 +141,34 @@ Deno.test({
       });
 
       await t.step("dags backfill creates the runs of a past window", async () => {
-        const dry = await gust(env, "dags", "backfill", "ops", "--from", "2025-01-01", "--to", "2025-01-03", "--dry-run");
+        const dry = await gust(
+          env,
+          "dags",
+          "backfill",
+          "ops",
+          "--from",
+          "2025-01-01",
+          "--to",
+          "2025-01-03",
+          "--dry-run",
+        );
         assert.equal(dry.code, 0, dry.stderr);
         assert.match(dry.stdout, /3 runs would be created/);
-        const r = await gust(env, "dags", "backfill", "ops", "--from", "2025-01-01", "--to", "2025-01-03");
+        const r = await gust(
+          env,
+          "dags",
+          "backfill",
+          "ops",
+          "--from",
+          "2025-01-01",
+          "--to",
+          "2025-01-03",
+        );
         assert.equal(r.code, 0, r.stderr);
         await until("three successful backfill runs", async () => {
-          const done = (await runs()).filter((r) => r.run_type === "backfill" && r.state === "success");
+          const done = (await runs()).filter((r) =>
+            r.run_type === "backfill" && r.state === "success"
+          );
           return done.length === 3 ? done : null;
         });
       });
@@ -125,8 +180,12 @@ Deno.test({
         await new Promise((res) => setTimeout(res, 1500));
         assert.equal((await runs()).find((r) => r.dag_run_id === "while_paused")?.state, "queued");
         assert.equal((await gust(env, "dags", "unpause", "ops")).code, 0);
-        await until("the queued run to run after unpausing", async () =>
-          (await runs()).find((r) => r.dag_run_id === "while_paused" && r.state === "success") ?? null);
+        await until(
+          "the queued run to run after unpausing",
+          async () =>
+            (await runs()).find((r) => r.dag_run_id === "while_paused" && r.state === "success") ??
+              null,
+        );
       });
     } finally {
       server.kill("SIGTERM");

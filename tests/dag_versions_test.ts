@@ -20,67 +20,88 @@ export default dag({ id: "versioned" }, (t) => {
 });
 `;
 
-dbTest("a run finishes on the DAG version it started with; new runs take the new one", async (t, db) => {
-  const folder = await dagFolder({ "versioned.ts": version("v1"), "_helper.ts": 'export const helper = "!";' });
-  const runners = new RunnerPool({ dagsFolder: folder, defaultMemoryMb: 128 });
-  const worker = new TaskWorker({
-    db,
-    runners,
-    dagsFolder: folder,
-    workerId: "w",
-    hostname: "h",
-    queues: ["default"],
-    concurrency: 2,
-    leaseMs: 60_000,
-    maxResultBytes: 1 << 20,
-  });
-  const result = async (dagRunId: number, taskId: string) => {
-    const [row] = await db.sql<{ value: unknown }>`
+dbTest(
+  "a run finishes on the DAG version it started with; new runs take the new one",
+  async (t, db) => {
+    const folder = await dagFolder({
+      "versioned.ts": version("v1"),
+      "_helper.ts": 'export const helper = "!";',
+    });
+    const runners = new RunnerPool({ dagsFolder: folder, defaultMemoryMb: 128 });
+    const worker = new TaskWorker({
+      db,
+      runners,
+      dagsFolder: folder,
+      workerId: "w",
+      hostname: "h",
+      queues: ["default"],
+      concurrency: 2,
+      leaseMs: 60_000,
+      maxResultBytes: 1 << 20,
+    });
+    const result = async (dagRunId: number, taskId: string) => {
+      const [row] = await db.sql<{ value: unknown }>`
       SELECT x.value FROM xcom x JOIN task_instance ti ON ti.id = x.ti_id
       WHERE ti.dag_run_id = ${dagRunId} AND ti.task_id = ${taskId}`;
-    return row?.value;
-  };
-  try {
-    await processDagFolder(db, folder, { timeoutMs: 20_000, now: new Date() });
-    const old = await triggerRun(db, { dagId: "versioned", runId: "old", now: new Date() });
+      return row?.value;
+    };
+    try {
+      await processDagFolder(db, folder, { timeoutMs: 20_000, now: new Date() });
+      const old = await triggerRun(db, { dagId: "versioned", runId: "old", now: new Date() });
 
-    await t.step("the old run's first task runs on version 1", async () => {
-      // Drive only until "first" is done, leaving "second" for after the file changes.
-      const scheduler = new Scheduler(db);
-      while ((await result(old.dagRunId, "first")) === undefined) {
-        await scheduler.tick();
-        await worker.claim();
-        await worker.drain();
-      }
-      assert.equal(await result(old.dagRunId, "first"), "v1");
-    });
+      await t.step("the old run's first task runs on version 1", async () => {
+        // Drive only until "first" is done, leaving "second" for after the file changes.
+        const scheduler = new Scheduler(db);
+        while ((await result(old.dagRunId, "first")) === undefined) {
+          await scheduler.tick();
+          await worker.claim();
+          await worker.drain();
+        }
+        assert.equal(await result(old.dagRunId, "first"), "v1");
+      });
 
-    await t.step("rewriting the file makes version 2 without a restart", async () => {
-      await Deno.writeTextFile(`${folder}/versioned.ts`, version("v2"));
-      const processed = await processDagFolder(db, folder, { timeoutMs: 20_000, now: new Date() });
-      assert.deepEqual(processed.newVersions, ["versioned"]);
-      const versions = await db.sql<{ n: number }>`
+      await t.step("rewriting the file makes version 2 without a restart", async () => {
+        await Deno.writeTextFile(`${folder}/versioned.ts`, version("v2"));
+        const processed = await processDagFolder(db, folder, {
+          timeoutMs: 20_000,
+          now: new Date(),
+        });
+        assert.deepEqual(processed.newVersions, ["versioned"]);
+        const versions = await db.sql<{ n: number }>`
         SELECT version_number AS n FROM dag_version WHERE dag_id = 'versioned' ORDER BY 1`;
-      assert.deepEqual(versions.map((v) => v.n), [1, 2]);
-    });
+        assert.deepEqual(versions.map((v) => v.n), [1, 2]);
+      });
 
-    await t.step("the old run finishes on version 1, a new run uses version 2", async () => {
-      assert.equal(await runToCompletion({ db, worker, dagRunId: old.dagRunId, clock: () => new Date() }), "success");
-      assert.equal(await result(old.dagRunId, "second"), "v1 then v1!");
-      const fresh = await triggerRun(db, { dagId: "versioned", runId: "new", now: new Date() });
-      assert.equal(await runToCompletion({ db, worker, dagRunId: fresh.dagRunId, clock: () => new Date() }), "success");
-      assert.equal(await result(fresh.dagRunId, "second"), "v2 then v2!");
-    });
+      await t.step("the old run finishes on version 1, a new run uses version 2", async () => {
+        assert.equal(
+          await runToCompletion({ db, worker, dagRunId: old.dagRunId, clock: () => new Date() }),
+          "success",
+        );
+        assert.equal(await result(old.dagRunId, "second"), "v1 then v1!");
+        const fresh = await triggerRun(db, { dagId: "versioned", runId: "new", now: new Date() });
+        assert.equal(
+          await runToCompletion({ db, worker, dagRunId: fresh.dagRunId, clock: () => new Date() }),
+          "success",
+        );
+        assert.equal(await result(fresh.dagRunId, "second"), "v2 then v2!");
+      });
 
-    await t.step("the pinned copy is a dotfile the DAG processor does not import", async () => {
-      const names = [...Deno.readDirSync(folder)].map((e) => e.name);
-      assert.ok(names.some((n) => n.startsWith(".gust-") && n.endsWith("-versioned.ts")), names.join(", "));
-      const processed = await processDagFolder(db, folder, { timeoutMs: 20_000, now: new Date() });
-      assert.deepEqual(processed.files.map((f) => f.file), ["versioned.ts"]);
-    });
-  } finally {
-    worker.stop();
-    await runners.close();
-    await Deno.remove(folder, { recursive: true });
-  }
-});
+      await t.step("the pinned copy is a dotfile the DAG processor does not import", async () => {
+        const names = [...Deno.readDirSync(folder)].map((e) => e.name);
+        assert.ok(
+          names.some((n) => n.startsWith(".gust-") && n.endsWith("-versioned.ts")),
+          names.join(", "),
+        );
+        const processed = await processDagFolder(db, folder, {
+          timeoutMs: 20_000,
+          now: new Date(),
+        });
+        assert.deepEqual(processed.files.map((f) => f.file), ["versioned.ts"]);
+      });
+    } finally {
+      worker.stop();
+      await runners.close();
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
+);
