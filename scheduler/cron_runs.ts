@@ -72,6 +72,7 @@ export async function createScheduledRuns(
         break;
       }
       const made = await db.begin(async (tx) => {
+        await fence?.(tx);
         const run = await createDagRun(
           tx,
           {

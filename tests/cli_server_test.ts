@@ -76,7 +76,11 @@ Deno.test({
     })();
     server.stderr.cancel();
     try {
-      await until("the server", async () => output.includes("Gust is running") || null, 60_000);
+      await until(
+        "the server",
+        () => Promise.resolve(output.includes("Gust is running") || null),
+        60_000,
+      );
       const runs = async () =>
         JSON.parse((await gust(env, "runs", "list", "ops", "--json")).stdout).dag_runs as {
           dag_run_id: string;

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import type { Db } from "../db/client.ts";
 import { backfill } from "../scheduler/backfill.ts";
 import { createScheduledRuns } from "../scheduler/cron_runs.ts";
+import { NotLeaderError } from "../scheduler/leader.ts";
 import { processDagFolder } from "../scheduler/dag_processor.ts";
 import { dagFolder, dbTest, TestClock } from "./helpers.ts";
 
@@ -222,3 +223,10 @@ dbTest(
     );
   },
 );
+
+dbTest("a scheduler whose leader fence refuses creates no run", async (_t, db) => {
+  await load(db, { "m.ts": dagFile("fenced", `schedule: "* * * * *", catchup: true`) });
+  const refuse = () => Promise.reject(new NotLeaderError());
+  await assert.rejects(createScheduledRuns(db, minutes(5), refuse), NotLeaderError);
+  assert.equal((await runs(db, "fenced")).length, 0);
+});

@@ -2,7 +2,6 @@
  * The worker role as a long-running service: claims tasks whenever the scheduler NOTIFYs that
  * some were queued or a slot frees up, polls as a fallback, and shuts down in two stages.
  */
-import type { Db } from "../db/client.ts";
 import { Waker } from "../scheduler/service.ts";
 import { TASKS_QUEUED_CHANNEL } from "../scheduler/scheduler.ts";
 import { RunnerPool } from "./runner_pool.ts";
