@@ -115,10 +115,17 @@ export function postgresDb(url: string, options: { max?: number } = {}): Db {
   });
   const encode: Encode = (v) => v; // postgres.js serializes jsonb parameters itself
   const cache = new Map<string, unknown>();
-  const wrap = (run: postgres.Sql | postgres.TransactionSql): Sql => {
+  const wrap = (run: postgres.Sql | postgres.TransactionSql, lost?: LostConnection): Sql => {
     const sql = (<T>(strings: TemplateStringsArray, ...values: unknown[]) => {
+      if (lost?.value) return Promise.reject(lost.value);
       const { text, params } = compile(strings, values, encode);
-      return run.unsafe(text, params as never[]).then((rows) => rows as unknown as T[]);
+      return run.unsafe(text, params as never[]).then(
+        (rows) => rows as unknown as T[],
+        (error) => {
+          if (lost && isConnectionLoss(error)) lost.value ??= error;
+          throw error;
+        },
+      );
     }) as Sql;
     sql.exec = async (script) => {
       await run.unsafe(script);
@@ -129,7 +136,23 @@ export function postgresDb(url: string, options: { max?: number } = {}): Db {
   return {
     kind: "postgres",
     sql: wrap(client),
-    begin: (fn) => client.begin((tx) => fn(wrap(tx))) as never,
+    begin: (fn) => {
+      const lost: LostConnection = { value: null };
+      return client.begin((tx) =>
+        new Promise((resolve, reject) => {
+          // Once the connection is lost, neither settle: postgres.js would then write COMMIT or
+          // ROLLBACK to the closed socket, which throws where no caller can catch it
+          // (porsager/postgres#1208). The transaction's promise has already rejected.
+          fn(wrap(tx, lost)).then(
+            (value) => lost.value || resolve(value),
+            (error) => lost.value || reject(error),
+          );
+        })
+      ).catch((error) => {
+        if (isConnectionLoss(error)) lost.value ??= error;
+        throw error;
+      }) as never;
+    },
     async listen(channel, onMessage) {
       const sub = await client.listen(channel, onMessage);
       return () => sub.unlisten();
@@ -144,6 +167,27 @@ export function postgresDb(url: string, options: { max?: number } = {}): Db {
     },
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/** Set once a transaction's connection is gone: its later queries must not reach the driver. */
+interface LostConnection {
+  value: Error | null;
+}
+
+/** Errors after which a connection is closed or about to close (the server ended it). */
+const CONNECTION_LOSS = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  "ECONNRESET",
+  "EPIPE",
+  "57P01", // admin_shutdown: pg_terminate_backend, a fast shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+]);
+
+function isConnectionLoss(error: unknown): boolean {
+  return CONNECTION_LOSS.has((error as { code?: string })?.code ?? "");
 }
 
 export function pgliteDb(pg: PGlite): Db {

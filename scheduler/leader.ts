@@ -118,7 +118,13 @@ export class LeaderElection {
     this.o.onChange?.(true);
   }
 
-  /** A holder whose lease ran out keeps its lock only if it is frozen or cut off: end it. */
+  /**
+   * A holder whose lease ran out keeps its lock only if it is frozen or cut off: end it. Its
+   * session is not all: a leader frozen inside a fenced transaction (on a pooled connection)
+   * holds the lease row FOR SHARE, and the takeover's UPDATE of that row would wait for it for
+   * as long as the process stays frozen. Only `fence()` takes that lock mode on the table (a
+   * RowShareLock), so every backend holding it belongs to the expired leader: end those too.
+   */
   private async evictExpiredHolder(): Promise<void> {
     const [lease] = await this.db.sql<
       { holder: string | null; pid: number | null; expired: boolean }
@@ -126,8 +132,15 @@ export class LeaderElection {
       SELECT holder, backend_pid AS pid, expires_at < now() AS expired
       FROM scheduler_lease WHERE name = 'leader'`;
     if (!lease?.expired || !lease.pid || lease.holder === this.o.id) return;
-    this.o.log?.(`Leader ${lease.holder} let its lease expire; terminating its connection`);
-    await this.db.sql`SELECT pg_terminate_backend(${lease.pid})`;
+    this.o.log?.(`Leader ${lease.holder} let its lease expire; terminating its connections`);
+    await this.db.sql`
+      SELECT pg_terminate_backend(pid) FROM (
+        SELECT ${lease.pid}::int AS pid
+        UNION
+        SELECT pid FROM pg_locks
+        WHERE locktype = 'relation' AND relation = 'scheduler_lease'::regclass
+          AND mode = 'RowShareLock' AND granted AND pid <> pg_backend_pid()
+      ) AS holders`;
   }
 
   private stepDown(reason: string): void {

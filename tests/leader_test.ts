@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { LeaderElection, NotLeaderError } from "../scheduler/leader.ts";
+import { postgresDb } from "../db/client.ts";
 import { openTestDb } from "./helpers.ts";
 
 const HAS_POSTGRES = Boolean(Deno.env.get("TEST_DATABASE_URL"));
@@ -73,6 +74,57 @@ Deno.test({
     } finally {
       await a.stop();
       await b.stop();
+      await info.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a leader frozen inside a fenced transaction does not block the takeover",
+  ignore: !HAS_POSTGRES,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const info = await openTestDb("postgres");
+    // The frozen leader is another process: a pool of its own, as in production.
+    const frozenDb = postgresDb(info.url!);
+    const LEASE_MS = 1500;
+    const a = new LeaderElection(frozenDb, { id: "a", hostname: "h", leaseMs: LEASE_MS });
+    const b = new LeaderElection(info.db, { id: "b", hostname: "h", leaseMs: LEASE_MS });
+    let release = () => {};
+    try {
+      await a.step();
+      assert.equal(a.isLeader(), true);
+      // a freezes in the middle of a leader-only write: the fence holds the lease row FOR SHARE.
+      const fenced = frozenDb.begin(async (tx) => {
+        await a.fence(tx);
+        await new Promise<void>((r) => (release = r));
+      });
+      fenced.catch(() => {});
+      await new Promise((r) => setTimeout(r, LEASE_MS + 200));
+
+      await b.step(); // evicts: a's session and the connection inside the fenced transaction
+      const took = (async () => {
+        for (let i = 0; i < 40 && !b.isLeader(); i++) {
+          await b.step();
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return b.isLeader();
+      })();
+      const leads = await Promise.race([
+        took,
+        new Promise<string>((r) => setTimeout(() => r("blocked"), 10_000)),
+      ]);
+      assert.equal(leads, true, "the standby took over without waiting for the frozen leader");
+      release();
+      await assert.rejects(fenced, "the frozen leader's transaction was ended, not committed");
+      const [lease] = await info.db.sql<{ holder: string }>`SELECT holder FROM scheduler_lease`;
+      assert.equal(lease.holder, "b");
+    } finally {
+      release();
+      await a.stop();
+      await b.stop();
+      await frozenDb.close();
       await info.close();
     }
   },

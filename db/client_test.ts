@@ -1,0 +1,66 @@
+/**
+ * The Postgres driver under a lost connection. postgres.js 3.4.9 throws an uncatchable
+ * TypeError (porsager/postgres#1208) when a query is written to a connection that has closed;
+ * inside a transaction that happens whenever its backend is terminated or the server restarts
+ * mid-transaction. These tests would crash the test process without the guard in client.ts.
+ */
+import assert from "node:assert/strict";
+import { postgresDb } from "./client.ts";
+import { openTestDb } from "../tests/helpers.ts";
+
+const HAS_POSTGRES = Boolean(Deno.env.get("TEST_DATABASE_URL"));
+const settle = () => new Promise((r) => setTimeout(r, 100));
+
+Deno.test({
+  name: "a transaction whose backend is terminated rejects, and later queries in it do not crash",
+  ignore: !HAS_POSTGRES,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const info = await openTestDb("postgres");
+    const db = postgresDb(info.url!, { max: 2 });
+    try {
+      await t.step("terminated while the transaction's code waits between queries", async () => {
+        let resume = () => {};
+        let reportLater: (outcome: unknown) => void = () => {};
+        const later = new Promise((r) => (reportLater = r));
+        const tx = db.begin(async (sql) => {
+          const [{ pid }] = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`;
+          await info.db.sql`SELECT pg_terminate_backend(${pid})`;
+          await new Promise<void>((r) => (resume = r));
+          await sql`SELECT 1`.then(() => reportLater("answered"), (e) => reportLater(e));
+        });
+        await assert.rejects(tx);
+        resume();
+        const outcome = await later;
+        assert.ok(outcome instanceof Error, "a query after the loss is refused");
+        await settle();
+      });
+
+      await t.step("terminated while a query of the transaction runs", async () => {
+        const tx = db.begin(async (sql) => {
+          const [{ pid }] = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`;
+          const sleeping = sql`SELECT pg_sleep(5)`;
+          await new Promise((r) => setTimeout(r, 100));
+          await info.db.sql`SELECT pg_terminate_backend(${pid})`;
+          await sleeping.catch(() => {});
+          await sql`SELECT 1`; // the code goes on after the error, as a catch block would
+        });
+        await assert.rejects(tx);
+        await settle();
+      });
+
+      await t.step("the pool still works afterwards", async () => {
+        const [row] = await db.sql<{ n: number }>`SELECT 1 AS n`;
+        assert.equal(row.n, 1);
+        assert.equal(
+          await db.begin(async (sql) => (await sql<{ n: number }>`SELECT 2 AS n`)[0].n),
+          2,
+        );
+      });
+    } finally {
+      await db.close(); // about 5 s: postgres.js waits out a query it lost with its connection
+      await info.close();
+    }
+  },
+});
