@@ -190,6 +190,16 @@ function isConnectionLoss(error: unknown): boolean {
   return CONNECTION_LOSS.has((error as { code?: string })?.code ?? "");
 }
 
+/**
+ * Errors worth retrying the same statements after: the connection was lost (a restarted or
+ * failed-over server), or the transaction lost a serialization or deadlock race.
+ */
+export function isTransientDbError(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? "";
+  return isConnectionLoss(error) || code === "40001" || code === "40P01" ||
+    code.startsWith("08") || code === "ECONNREFUSED";
+}
+
 export function pgliteDb(pg: PGlite): Db {
   const encode: Encode = (v) => JSON.stringify(v);
   const cache = new Map<string, unknown>();

@@ -3,9 +3,7 @@
  * (and, for a running try, on the lease), so a doubled or late call changes nothing.
  */
 import { json, raw, type Sql } from "./client.ts";
-import type { TaskState } from "../scheduler/states.ts";
 import type { Change, TiView } from "../scheduler/decide.ts";
-import type { TaskError } from "../sdk/types.ts";
 
 /**
  * The wait before the next try, in SQL so that finishing a try and reaping a lost one compute it
@@ -78,6 +76,80 @@ export async function loadResults(
   return results;
 }
 
+type ExpandSource = { task: string } | { values: unknown[] };
+
+/**
+ * A mapped instance's own element of each list it maps over, by expand key: the instance gets
+ * `value -> i` out of its source's result, not the whole list (a 10,000-way map would otherwise
+ * read and send 10,000 lists of 10,000). Returns null when the stored DAG does not record the
+ * keys' order (versions stored before it did) or a source is itself mapped: then the runner picks
+ * the elements out of the whole lists.
+ */
+export async function loadExpandElements(
+  sql: Sql,
+  dagRunId: number,
+  mapIndex: number,
+  expand: Record<string, ExpandSource>,
+  order: string[] | undefined,
+  mappedTasks: Set<string>,
+): Promise<Record<string, unknown> | null> {
+  const sourceTask = (key: string) => {
+    const source = expand[key];
+    return "task" in source ? source.task : null;
+  };
+  if (!order || order.some((k) => mappedTasks.has(sourceTask(k) ?? ""))) return null;
+  const indexes = order.length === 1
+    ? new Map([[order[0], mapIndex]])
+    : crossProductIndexes(mapIndex, order, expand, await listLengths(sql, dagRunId, expand));
+  const picks = order.filter((k) => sourceTask(k) !== null);
+  const elements = new Map<string, unknown>();
+  if (picks.length) {
+    const rows = await sql<{ key: string; element: unknown }>`
+      SELECT p.key, x.value -> p.idx AS element
+      FROM unnest(${picks}::text[], ${picks.map(sourceTask)}::text[],
+        ${picks.map((k) => indexes.get(k)!)}::int[]) AS p(key, task_id, idx)
+      JOIN task_instance ti ON ti.dag_run_id = ${dagRunId} AND ti.task_id = p.task_id
+        AND ti.map_index = -1
+      JOIN xcom x ON x.ti_id = ti.id AND x.key = 'return_value'`;
+    for (const row of rows) elements.set(row.key, row.element);
+  }
+  return Object.fromEntries(order.map((key) => {
+    const source = expand[key];
+    return [key, "values" in source ? source.values[indexes.get(key)!] : elements.get(key) ?? null];
+  }));
+}
+
+/** The index into each list of a cross product: the last key varies fastest, as in Airflow. */
+function crossProductIndexes(
+  mapIndex: number,
+  order: string[],
+  expand: Record<string, ExpandSource>,
+  lengths: Map<string, number>,
+): Map<string, number> {
+  const indexes = new Map<string, number>();
+  let rest = mapIndex;
+  for (const key of [...order].reverse()) {
+    const source = expand[key];
+    const n = "values" in source ? source.values.length : lengths.get(source.task) ?? 0;
+    indexes.set(key, n ? rest % n : 0);
+    rest = n ? Math.floor(rest / n) : 0;
+  }
+  return indexes;
+}
+
+async function listLengths(
+  sql: Sql,
+  dagRunId: number,
+  expand: Record<string, ExpandSource>,
+): Promise<Map<string, number>> {
+  const tasks = Object.values(expand).flatMap((s) => ("task" in s ? [s.task] : []));
+  const rows = await sql<{ taskId: string; n: number }>`
+    SELECT ti.task_id AS "taskId", jsonb_array_length(x.value) AS n
+    FROM task_instance ti JOIN xcom x ON x.ti_id = ti.id AND x.key = 'return_value'
+    WHERE ti.dag_run_id = ${dagRunId} AND ti.task_id = ANY(${tasks}) AND ti.map_index = -1`;
+  return new Map(rows.map((r) => [r.taskId, r.n]));
+}
+
 export interface ClaimedTi {
   id: number;
   dagRunId: number;
@@ -135,53 +207,6 @@ export async function claimTasks(
       r.data_interval_end AS "dataIntervalEnd"
     FROM claimed c JOIN dag_run r ON r.id = c.dag_run_id
     ORDER BY c.priority_weight DESC, c.id`;
-}
-
-export interface TryOutcome {
-  id: number;
-  tryNumber: number;
-  worker: string;
-  now: Date;
-  /** JSON text of the result, for a success. */
-  resultJson?: string;
-  error?: TaskError;
-}
-
-/**
- * Ends a running try: success, or failure with Airflow's retry rule (a try fails for good once
- * `try_number > max_tries`). Counts only while the worker still holds the lease; returns the
- * state written, or null when the lease was lost and nothing changed. Call it in a transaction:
- * the new state and the result must become visible together.
- */
-export async function finishTry(
-  sql: Sql,
-  o: TryOutcome,
-): Promise<{ state: TaskState; dagRunId: number } | null> {
-  const success = o.resultJson !== undefined;
-  const [row] = await sql<{ state: TaskState; dagRunId: number }>`
-    UPDATE task_instance SET
-      state = CASE WHEN ${success} THEN 'success'
-        WHEN try_number <= max_tries THEN 'up_for_retry' ELSE 'failed' END,
-      next_retry_at = CASE WHEN NOT ${success} AND try_number <= max_tries
-        THEN ${o.now}::timestamptz + ${RETRY_DELAY} END,
-      end_date = ${o.now}, duration_ms = (extract(epoch FROM ${o.now}::timestamptz - start_date) * 1000)::int,
-      lease_owner = NULL, lease_expires_at = NULL, updated_at = ${o.now}
-    WHERE id = ${o.id} AND state = 'running' AND lease_owner = ${o.worker}
-      AND try_number = ${o.tryNumber}
-    RETURNING state, dag_run_id AS "dagRunId"`;
-  if (!row) return null;
-  await sql`
-    UPDATE task_try SET state = ${row.state === "up_for_retry" ? "failed" : row.state},
-      end_date = ${o.now}, error = ${json(o.error ?? null)}
-    WHERE ti_id = ${o.id} AND try_number = ${o.tryNumber}`;
-  if (success) {
-    await sql`
-      INSERT INTO xcom (ti_id, key, value, created_at)
-      VALUES (${o.id}, 'return_value', ${o.resultJson}::text::jsonb, ${o.now})
-      ON CONFLICT (ti_id, key) DO UPDATE SET value = EXCLUDED.value, created_at = EXCLUDED.created_at`;
-  }
-  await sql`UPDATE dag_run SET needs_scheduling = true WHERE id = ${row.dagRunId}`;
-  return row;
 }
 
 /** Extends the leases a worker still holds; returns the ids it no longer holds. */

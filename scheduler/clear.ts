@@ -49,6 +49,8 @@ export async function clearTaskInstances(db: Db, r: ClearRequest): Promise<Clear
     const { serialized: dag } = await getDagVersion(db.sql, run.dagVersionId);
     const taskIds = selectTasks(dag, r);
     const rows = await db.begin(async (tx) => {
+      // The run first, as the scheduler locks it before its task instances: no deadlock.
+      await tx`SELECT 1 FROM dag_run WHERE id = ${run.id} FOR UPDATE`;
       const chosen = await tx<ClearedInstance & { id: number }>`
         SELECT id, dag_run_id AS "dagRunId", run_id AS "runId", task_id AS "taskId",
           map_index AS "mapIndex", state
@@ -69,8 +71,7 @@ export async function clearTaskInstances(db: Db, r: ClearRequest): Promise<Clear
           AS x(id, retries)
         WHERE ti.id = x.id`;
       await tx`
-        UPDATE dag_run SET state = 'queued', end_date = NULL, needs_scheduling = true
-        WHERE id = ${run.id}`;
+        UPDATE dag_run SET state = 'queued', end_date = NULL WHERE id = ${run.id}`;
       return chosen;
     });
     cleared.push(...rows.map(({ id: _, ...rest }) => rest));

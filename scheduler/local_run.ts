@@ -39,10 +39,11 @@ export async function runToCompletion(o: LocalRunOptions): Promise<RunState> {
       await o.onStep?.();
       continue;
     }
-    if (
-      claimed === 0 && tick.queued === 0 && tick.runs.every((r) => r.changes === 0) &&
-      tick.started === 0
-    ) {
+    const idle = claimed === 0 && tick.queued === 0 && tick.started === 0 &&
+      tick.runs.every((r) => r.changes === 0);
+    if (idle && tick.postponed > 0) {
+      await new Promise((r) => setTimeout(r, 10)); // a paced wide run: its turn comes soon
+    } else if (idle) {
       const [next] = await o.db.sql<{ at: Date | null }>`
         SELECT min(next_retry_at) AS at FROM task_instance
         WHERE dag_run_id = ${o.dagRunId} AND state = 'up_for_retry'`;

@@ -3,10 +3,11 @@
  * REST API and the dashboard. Each change is a conditional update inside a transaction that
  * locks the run, so it cannot interleave with the scheduler deciding the same run. A running try
  * that is marked loses its lease: its worker stops it and its late completion is refused, as
- * after a clear. The run is flagged `needs_scheduling` so the scheduler looks at it at once.
+ * after a clear. A change is recorded for the run so the scheduler looks at it at once.
  */
 import type { Db, Sql } from "../db/client.ts";
 import { getDagVersion } from "../db/dags.ts";
+import { recordRunChanges } from "../db/run_changes.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
 import { clearTaskInstances } from "./clear.ts";
 
@@ -41,8 +42,7 @@ export async function markRun(
     if (!run) return false;
     if (r.state === "queued") {
       await tx`
-        UPDATE dag_run SET state = 'queued', end_date = NULL, needs_scheduling = true
-        WHERE id = ${r.dagRunId}`;
+        UPDATE dag_run SET state = 'queued', end_date = NULL WHERE id = ${r.dagRunId}`;
       return true;
     }
     const { serialized: dag } = await getDagVersion(tx, run.dagVersionId);
@@ -83,10 +83,10 @@ export async function markRun(
       r.now,
     );
     await tx`
-      UPDATE dag_run SET state = ${runState}, needs_scheduling = true,
-        start_date = COALESCE(start_date, ${r.now}),
+      UPDATE dag_run SET state = ${runState}, start_date = COALESCE(start_date, ${r.now}),
         end_date = CASE WHEN ${runState} = 'running' THEN NULL ELSE ${r.now}::timestamptz END
       WHERE id = ${r.dagRunId}`;
+    await recordRunChanges(tx, [r.dagRunId]);
     return true;
   });
 }
@@ -151,7 +151,7 @@ export async function markTaskInstances(db: Db, r: MarkTasksRequest): Promise<Ma
         lease_expires_at = NULL, next_retry_at = NULL, updated_at = ${r.now},
         start_date = COALESCE(start_date, ${r.now})
       WHERE id = ANY(${ids}::int[])`;
-    await tx`UPDATE dag_run SET needs_scheduling = true WHERE id = ${r.dagRunId}`;
+    await recordRunChanges(tx, [r.dagRunId]);
     return chosen;
   });
   if (!r.dryRun && marked.length > 0) {

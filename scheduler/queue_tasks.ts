@@ -1,6 +1,7 @@
 /**
  * Scheduled -> queued, highest priority first, while the task's pool has free slots and its
- * DAG is under `maxActiveTasks` (counted across the DAG's runs, as in Airflow 2). One
+ * DAG is under `maxActiveTasks` (counted across the DAG's runs, as in Airflow 2) and not paused
+ * (a paused DAG's running tasks finish; nothing new of it starts). One
  * transaction-scoped advisory lock serializes this step across schedulers: the slot counts it
  * reads must not change under it, as Airflow's schedulers lock the pool rows for the same reason.
  */
@@ -20,7 +21,8 @@ export async function queueTasks(db: Db, now: Date, limit = 1024): Promise<numbe
       FROM task_instance ti
         JOIN dag_run r ON r.id = ti.dag_run_id
         JOIN dag_version v ON v.id = r.dag_version_id
-      WHERE ti.state = 'scheduled'
+        JOIN dag d ON d.dag_id = ti.dag_id
+      WHERE ti.state = 'scheduled' AND NOT d.is_paused
       ORDER BY ti.priority_weight DESC, ti.id
       LIMIT ${limit}`;
     if (candidates.length === 0) return 0;
@@ -76,8 +78,8 @@ async function failMissingPool(
     UPDATE task_instance SET state = 'failed', end_date = ${now}, updated_at = ${now}
     WHERE id = ANY(${ids}::int[]) AND state = 'scheduled'`;
   await tx`
-    UPDATE dag_run SET needs_scheduling = true
-    WHERE id IN (SELECT dag_run_id FROM task_instance WHERE id = ANY(${ids}::int[]))`;
+    INSERT INTO dag_run_change (dag_run_id)
+    SELECT DISTINCT dag_run_id FROM task_instance WHERE id = ANY(${ids}::int[])`;
   await insertLogs(
     tx,
     tasks.map((t) => ({

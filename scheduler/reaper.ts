@@ -5,6 +5,7 @@
  */
 import { json, type Sql } from "../db/client.ts";
 import { RETRY_DELAY } from "../db/task_instances.ts";
+import { recordRunChanges } from "../db/run_changes.ts";
 
 export async function reapExpiredLeases(sql: Sql, now: Date): Promise<number> {
   const reaped = await sql<{ id: number; tryNumber: number; dagRunId: number; owner: string }>`
@@ -26,9 +27,6 @@ export async function reapExpiredLeases(sql: Sql, now: Date): Promise<number> {
     reaped.map((r) => r.tryNumber)
   }::int[]) AS x(id, try)
     WHERE task_try.ti_id = x.id AND task_try.try_number = x.try`;
-  await sql`
-    UPDATE dag_run SET needs_scheduling = true WHERE id = ANY(${
-    reaped.map((r) => r.dagRunId)
-  }::int[])`;
+  await recordRunChanges(sql, reaped.map((r) => r.dagRunId));
   return reaped.length;
 }

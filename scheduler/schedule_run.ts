@@ -1,10 +1,13 @@
 /**
  * Moves one DAG run forward: loads its task instances, asks `decide()` what changes, and writes
- * the changes conditionally. The run row is locked with SKIP LOCKED, so several schedulers can
- * work on different runs at once and never on the same one.
+ * the changes conditionally. The run's row is locked with SKIP LOCKED, so several schedulers
+ * (and workers finishing its tasks) can evaluate different runs at once and never the same one.
+ * FOR NO KEY UPDATE is the weakest lock that excludes another evaluator and the hand edits
+ * (mark, clear: FOR UPDATE) while letting rows that reference the run be inserted meanwhile.
  */
 import type { Db, Sql } from "../db/client.ts";
 import { getDagVersion } from "../db/dags.ts";
+import { takeRunChanges } from "../db/run_changes.ts";
 import { applyChanges, expandMapped, loadResults, loadRunTis } from "../db/task_instances.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
 import { decide } from "./decide.ts";
@@ -17,36 +20,77 @@ export interface RunOutcome {
   /** Set when this call finished the run. */
   finished: "success" | "failed" | null;
   changes: number;
+  /** Task instances this evaluation made `scheduled`, ready to queue. */
+  scheduled: number;
+  /** The number of task instances read, for the caller's pacing of wide runs. */
+  size: number;
+}
+
+interface LockedRun {
+  dagVersionId: number;
+  dagId: string;
+  runId: string;
+  runAfter: Date;
 }
 
 export async function scheduleRun(db: Db, dagRunId: number, now: Date): Promise<RunOutcome | null> {
   return await db.begin(async (tx) => {
-    const [run] = await tx<{ dagVersionId: number; dagId: string; runId: string; runAfter: Date }>`
-      SELECT dag_version_id AS "dagVersionId", dag_id AS "dagId", run_id AS "runId",
-        run_after AS "runAfter"
-      FROM dag_run WHERE id = ${dagRunId} AND state = 'running'
-      FOR UPDATE SKIP LOCKED`;
-    if (!run) return null;
-    await tx`UPDATE dag_run SET needs_scheduling = false WHERE id = ${dagRunId}`;
-    const { serialized: dag } = await getDagVersion(tx, run.dagVersionId);
-    const tis = await loadRunTis(tx, dagRunId);
-    const results = await loadResults(tx, dagRunId, steeringTasks(dag));
-    const pastStates = await loadPastStates(tx, dag, run.dagId, dagRunId, run.runAfter);
-    const decisions = decide({ dag, tis, results, pastStates, now });
-    let changes = await applyChanges(tx, decisions.changes, now);
-    for (const e of decisions.expansions) {
-      await expandMapped(tx, e.id, e.count, now);
-      changes++;
-    }
-    let finished: RunOutcome["finished"] = null;
-    if (decisions.runState) {
-      const ended = await tx`
-        UPDATE dag_run SET state = ${decisions.runState}, end_date = ${now}
-        WHERE id = ${dagRunId} AND state = 'running' RETURNING id`;
-      if (ended.length) finished = decisions.runState;
-    }
-    return { dagRunId, dagId: run.dagId, runId: run.runId, finished, changes };
+    const run = await lockRun(tx, dagRunId);
+    return run ? await evaluateRun(tx, dagRunId, run, now) : null;
   });
+}
+
+/**
+ * Locks a running run for evaluation; null when it is not running, its DAG is paused (a paused
+ * DAG's runs do not move on, as in Airflow), or another evaluator holds it.
+ */
+export async function lockRun(tx: Sql, dagRunId: number): Promise<LockedRun | null> {
+  const [run] = await tx<LockedRun>`
+    SELECT r.dag_version_id AS "dagVersionId", r.dag_id AS "dagId", r.run_id AS "runId",
+      r.run_after AS "runAfter"
+    FROM dag_run r
+    WHERE r.id = ${dagRunId} AND r.state = 'running'
+      AND NOT EXISTS (SELECT 1 FROM dag d WHERE d.dag_id = r.dag_id AND d.is_paused)
+    FOR NO KEY UPDATE OF r SKIP LOCKED`;
+  return run ?? null;
+}
+
+/** Evaluates a run locked by `lockRun` in the same transaction. */
+export async function evaluateRun(
+  tx: Sql,
+  dagRunId: number,
+  run: LockedRun,
+  now: Date,
+): Promise<RunOutcome> {
+  await takeRunChanges(tx, dagRunId); // before the reads: see takeRunChanges
+  const { serialized: dag } = await getDagVersion(tx, run.dagVersionId);
+  const tis = await loadRunTis(tx, dagRunId);
+  const results = await loadResults(tx, dagRunId, steeringTasks(dag));
+  const pastStates = await loadPastStates(tx, dag, run.dagId, dagRunId, run.runAfter);
+  const decisions = decide({ dag, tis, results, pastStates, now });
+  let changes = await applyChanges(tx, decisions.changes, now);
+  let scheduled = decisions.changes.filter((c) => c.to === "scheduled").length;
+  for (const e of decisions.expansions) {
+    await expandMapped(tx, e.id, e.count, now);
+    changes++;
+    scheduled += e.count;
+  }
+  let finished: RunOutcome["finished"] = null;
+  if (decisions.runState) {
+    const ended = await tx`
+      UPDATE dag_run SET state = ${decisions.runState}, end_date = ${now}
+      WHERE id = ${dagRunId} AND state = 'running' RETURNING id`;
+    if (ended.length) finished = decisions.runState;
+  }
+  return {
+    dagRunId,
+    dagId: run.dagId,
+    runId: run.runId,
+    finished,
+    changes,
+    scheduled,
+    size: tis.length,
+  };
 }
 
 /** The tasks whose results steer the graph: branches, short-circuits and mapping sources. */

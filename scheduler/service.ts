@@ -7,9 +7,10 @@ import type { Db } from "../db/client.ts";
 import { processDagFolder } from "./dag_processor.ts";
 import { createScheduledRuns } from "./cron_runs.ts";
 import { reapExpiredLeases } from "./reaper.ts";
+import { sweepRunChanges } from "../db/run_changes.ts";
 import { Scheduler } from "./scheduler.ts";
 import { LeaderElection, NotLeaderError } from "./leader.ts";
-import { RUN_CHANGED_CHANNEL } from "../worker/task_worker.ts";
+import { RUN_CHANGED_CHANNEL } from "../db/channels.ts";
 
 export interface SchedulerServiceOptions {
   db: Db;
@@ -22,6 +23,8 @@ export interface SchedulerServiceOptions {
   /** Leader lease; a frozen or cut-off leader is replaced within about this long. */
   leaseMs?: number;
 }
+
+const POSTPONED_RETRY_MS = 50;
 
 export class SchedulerService {
   private stopped = false;
@@ -73,19 +76,20 @@ export class SchedulerService {
     let lastHousekeeping = 0;
     while (!this.stopped) {
       this.pending = false;
+      let sleepMs = this.o.pollIntervalMs ?? 1000;
       try {
         if (Date.now() - lastHousekeeping >= 1000 && this.leader.isLeader()) {
           lastHousekeeping = Date.now();
           await this.leaderDuties();
         }
         const tick = await scheduler.tick();
-        if (tick.runs.length === 100 || tick.queued === 1024) this.pending = true; // more to do
+        if (tick.more) this.pending = true;
+        // Postponed runs (locked by a worker evaluating them, or wide and paced) come back soon.
+        if (tick.postponed && !this.pending) sleepMs = POSTPONED_RETRY_MS;
       } catch (error) {
         this.o.log?.(`Scheduling pass failed: ${(error as Error).message}`);
       }
-      if (!this.pending && !this.stopped) {
-        await this.scheduling.sleep(this.o.pollIntervalMs ?? 1000);
-      }
+      if (!this.pending && !this.stopped) await this.scheduling.sleep(sleepMs);
     }
   }
 
@@ -97,6 +101,7 @@ export class SchedulerService {
         await fence(tx);
         await reapExpiredLeases(tx, this.clock());
       });
+      await sweepRunChanges(this.o.db.sql);
       await createScheduledRuns(this.o.db, this.clock(), fence);
     } catch (error) {
       if (!(error instanceof NotLeaderError)) throw error;

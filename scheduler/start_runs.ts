@@ -29,23 +29,21 @@ export async function startQueuedRuns(db: Db, now: Date): Promise<number> {
         WHERE q.state = 'queued' AND NOT d.is_paused AND NOT COALESCE(b.is_paused, false)
           AND q.run_after <= ${now}
       )
-      UPDATE dag_run SET state = 'running', start_date = ${now}, needs_scheduling = true
-      WHERE id IN (SELECT id FROM candidates WHERE position + n <= max_active_runs)
-        AND state = 'queued'
-      RETURNING id`;
+      , started AS (
+        UPDATE dag_run SET state = 'running', start_date = ${now}
+        WHERE id IN (SELECT id FROM candidates WHERE position + n <= max_active_runs)
+          AND state = 'queued'
+        RETURNING id
+      )
+      INSERT INTO dag_run_change (dag_run_id) SELECT id FROM started
+      RETURNING dag_run_id`;
     return started.length;
   });
 }
 
-/** Runs that may make progress now: flagged by a change, or holding a retry that is due. */
-export async function runsToSchedule(db: Db, now: Date, limit = 100): Promise<number[]> {
-  const rows = await db.sql<{ id: number }>`
-    SELECT r.id FROM dag_run r JOIN dag d ON d.dag_id = r.dag_id
-    WHERE NOT d.is_paused AND r.id IN (
-      SELECT id FROM dag_run WHERE needs_scheduling AND state = 'running'
-      UNION
-      SELECT dag_run_id FROM task_instance WHERE state = 'up_for_retry' AND next_retry_at <= ${now}
-    )
-    ORDER BY r.id LIMIT ${limit}`;
-  return rows.map((r) => r.id);
+/** Whether any run waits to start: most passes have none, and then skip the locked query. */
+export async function hasQueuedRuns(db: Db, now: Date): Promise<boolean> {
+  const [row] = await db.sql`
+    SELECT 1 FROM dag_run WHERE state = 'queued' AND run_after <= ${now} LIMIT 1`;
+  return Boolean(row);
 }

@@ -17,6 +17,11 @@ export interface SerializedTask {
   downstream: string[];
   inputs: Record<string, string>;
   expand: Record<string, { task: string } | { values: unknown[] }> | null;
+  /**
+   * The expand keys in declaration order, which decides the cross product's order (jsonb sorts
+   * an object's keys). Absent in versions stored before it was recorded.
+   */
+  expandOrder?: string[] | null;
   setups: string[];
   triggerRule: TriggerRule;
   retries: number;
@@ -84,6 +89,7 @@ export function serializeDag(dag: Dag): SerializedDag {
       downstream: (downstream.get(t.id) ?? []).sort(),
       inputs: t.inputs,
       expand: t.expand,
+      expandOrder: t.expand ? Object.keys(t.expand) : null,
       setups: t.setups,
       triggerRule: opt.triggerRule ?? "all_success",
       retries: opt.retries ?? 0,

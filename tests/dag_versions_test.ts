@@ -16,7 +16,8 @@ import { dag } from "gust";
 import { helper } from "./_helper.ts";
 export default dag({ id: "versioned" }, (t) => {
   const first = t.task("first", () => "${label}");
-  t.task("second", { inputs: { seen: first } }, (_ctx, { seen }) => seen + " then ${label}" + helper);
+  // Its own queue: the first step's worker, serving only "default", leaves it for later.
+  t.task("second", { inputs: { seen: first }, queue: "late" }, (_ctx, { seen }) => seen + " then ${label}" + helper);
 });
 `;
 
@@ -28,17 +29,20 @@ dbTest(
       "_helper.ts": 'export const helper = "!";',
     });
     const runners = new RunnerPool({ dagsFolder: folder, defaultMemoryMb: 128 });
-    const worker = new TaskWorker({
-      db,
-      runners,
-      dagsFolder: folder,
-      workerId: "w",
-      hostname: "h",
-      queues: ["default"],
-      concurrency: 2,
-      leaseMs: 60_000,
-      maxResultBytes: 1 << 20,
-    });
+    const workerFor = (queues: string[]) =>
+      new TaskWorker({
+        db,
+        runners,
+        dagsFolder: folder,
+        workerId: "w",
+        hostname: "h",
+        queues,
+        concurrency: 2,
+        leaseMs: 60_000,
+        maxResultBytes: 1 << 20,
+      });
+    const firstOnly = workerFor(["default"]);
+    const worker = workerFor(["default", "late"]);
     const result = async (dagRunId: number, taskId: string) => {
       const [row] = await db.sql<{ value: unknown }>`
       SELECT x.value FROM xcom x JOIN task_instance ti ON ti.id = x.ti_id
@@ -54,8 +58,8 @@ dbTest(
         const scheduler = new Scheduler(db);
         while ((await result(old.dagRunId, "first")) === undefined) {
           await scheduler.tick();
-          await worker.claim();
-          await worker.drain();
+          await firstOnly.claim();
+          await firstOnly.drain();
         }
         assert.equal(await result(old.dagRunId, "first"), "v1");
       });
@@ -99,6 +103,7 @@ dbTest(
         assert.deepEqual(processed.files.map((f) => f.file), ["versioned.ts"]);
       });
     } finally {
+      firstOnly.stop();
       worker.stop();
       await runners.close();
       await Deno.remove(folder, { recursive: true });

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { Db, Sql } from "../db/client.ts";
+import { recordRunChanges } from "../db/run_changes.ts";
 import { runToCompletion } from "../scheduler/local_run.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
 import { triggerRun } from "../scheduler/trigger_run.ts";
@@ -446,7 +447,7 @@ dbTest("a scheduler never sees a task's success before its result", async (_t, d
     const { dagRunId } = await triggerRun(db, { dagId: "race", now: new Date() });
     await scheduler.tick();
     // Flag the run as another of its tasks finishing now would, so the next tick looks at it.
-    await db.sql`UPDATE dag_run SET needs_scheduling = true WHERE id = ${dagRunId}`;
+    await recordRunChanges(db.sql, [dagRunId]);
     assert.equal(await worker.claim(), 1);
     await results.writing; // the worker is storing `gate`'s result
     const tick = scheduler.tick();

@@ -26,6 +26,8 @@ export type RunnerRequest =
     op: "task";
     id: number;
     file: string;
+    /** The DAG version's hash: the file is imported as `<file>?v=<version>`, once per version. */
+    version?: string;
     context: WireContext;
     input: Record<string, unknown>;
     /** Decides which callback runs when the try fails: onRetry or onFailure. */
@@ -36,6 +38,7 @@ export type RunnerRequest =
     op: "task_callback";
     id: number;
     file: string;
+    version?: string;
     context: WireContext;
     kind: "success" | "failure" | "retry";
     error: TaskError | null;
@@ -44,6 +47,7 @@ export type RunnerRequest =
     op: "dag_callback";
     id: number;
     file: string;
+    version?: string;
     context: Omit<WireContext, "taskId" | "mapIndex" | "tryNumber" | "maxTries" | "upstream">;
     state: "success" | "failed";
   };

@@ -43,13 +43,15 @@ console.debug = logger.debug;
 console.warn = logger.warn;
 console.error = logger.error;
 
-async function dagsIn(file: string): Promise<Dag[]> {
-  const module = await import(pathToFileURL(file).href);
+/** A version's own URL, so a runner serving several versions of one file keeps them apart. */
+async function dagsIn(file: string, version?: string): Promise<Dag[]> {
+  const url = pathToFileURL(file).href + (version ? `?v=${encodeURIComponent(version)}` : "");
+  const module = await import(url);
   return Object.values(module).filter(isDag) as Dag[];
 }
 
-async function findDag(file: string, dagId: string): Promise<Dag> {
-  const dag = (await dagsIn(file)).find((d) => d.id === dagId);
+async function findDag(file: string, dagId: string, version?: string): Promise<Dag> {
+  const dag = (await dagsIn(file, version)).find((d) => d.id === dagId);
   if (!dag) throw new Error(`DAG "${dagId}" is no longer defined in ${file}`);
   return dag;
 }
@@ -86,19 +88,22 @@ async function taskContext(dag: Dag, wire: WireContext): Promise<TaskContext> {
 }
 
 /**
- * A mapped instance's elements, one per expand key: the cross product of the lists, the last
- * key varying fastest, as in Airflow. Computed here, from the DAG's own definition, because
- * the key order decides which combination an index gets and the stored DAG has lost that
- * order (jsonb sorts object keys). Mapping sources are direct upstreams, so their results
+ * A mapped instance's elements, one per expand key, for DAG versions stored before they recorded
+ * the keys' order (the worker resolves the elements itself for newer ones): the cross product of
+ * the lists, the last key varying fastest, as in Airflow, in the order of the DAG's own
+ * definition (jsonb sorts object keys). Mapping sources are direct upstreams, so their results
  * are in `upstream`.
  */
 function mappedInput(
   task: TaskDef,
   mapIndex: number,
   upstream: Record<string, unknown>,
+  given: Record<string, unknown>,
 ): Record<string, unknown> {
   const input: Record<string, unknown> = {};
   if (!task.expand || mapIndex < 0) return input;
+  // The worker sends the elements itself when the stored DAG records the keys' order.
+  if (Object.keys(task.expand).every((key) => key in given)) return input;
   const lists = Object.entries(task.expand).map(([name, source]) =>
     [name, "values" in source ? source.values : (upstream[source.task] as unknown[]) ?? []] as const
   );
@@ -153,7 +158,7 @@ async function handle(request: RunnerRequest): Promise<string> {
       return JSON.stringify(dags.map(serializeDag));
     }
     case "task": {
-      const dag = await findDag(request.file, request.context.dagId);
+      const dag = await findDag(request.file, request.context.dagId, request.version);
       const task = dag.tasks.get(request.context.taskId);
       if (!task) {
         throw new Error(`Task "${request.context.taskId}" is no longer in DAG "${dag.id}"`);
@@ -162,7 +167,10 @@ async function handle(request: RunnerRequest): Promise<string> {
       send({ type: "started", id: request.id });
       let json: string;
       try {
-        const input = { ...request.input, ...mappedInput(task, ctx.mapIndex, ctx.upstream) };
+        const input = {
+          ...request.input,
+          ...mappedInput(task, ctx.mapIndex, ctx.upstream, request.input),
+        };
         json = serializeResult(await task.fn(ctx, input), request.maxResultBytes);
       } catch (error) {
         const callback = request.willRetry ? task.options.onRetry : task.options.onFailure;
@@ -174,7 +182,7 @@ async function handle(request: RunnerRequest): Promise<string> {
       return json;
     }
     case "task_callback": {
-      const dag = await findDag(request.file, request.context.dagId);
+      const dag = await findDag(request.file, request.context.dagId, request.version);
       const task = dag.tasks.get(request.context.taskId);
       const fn = request.kind === "success"
         ? task?.options.onSuccess
@@ -186,7 +194,7 @@ async function handle(request: RunnerRequest): Promise<string> {
       return "null";
     }
     case "dag_callback": {
-      const dag = await findDag(request.file, request.context.dagId);
+      const dag = await findDag(request.file, request.context.dagId, request.version);
       const fn = request.state === "success" ? dag.options.onSuccess : dag.options.onFailure;
       const ctx = { ...(await runContext(dag, request.context)), state: request.state };
       await runCallback(fn, ctx, request.state === "success" ? "onSuccess" : "onFailure");

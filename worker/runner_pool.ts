@@ -1,8 +1,11 @@
 /**
  * Supervises runner processes. A runner is a `deno run` process started with a task's
  * permission flags, a cleared environment and a heap cap; it serves one request at a time.
- * Warm runners are kept per (code version, permissions, memory) and reused, because starting
- * one costs about 100 ms while a request to a warm one costs well under a millisecond. A
+ * Warm runners are kept per (permissions, memory) and reused by any DAG, because starting one
+ * costs about 100 ms while a request to a warm one costs well under a millisecond; each DAG
+ * version is imported under a URL of its own (`?v=<hash>`), so versions never mix in a runner.
+ * Keyed by DAG version instead, a worker serving more DAGs than it keeps warm runners started a
+ * process for almost every task (2.5 tasks/s for 100 DAGs, 74 once shared: BENCHMARKS.md F2). A
  * runner that overruns a timeout is killed with SIGKILL: in-process `Worker.terminate()` does
  * not stop a busy loop (measured, see FACTS.md), a process kill does.
  */
@@ -25,8 +28,8 @@ export type RunOutcome =
 
 export interface RunOptions {
   permissions: Permissions;
-  /** Runners are reused only for the same code version (a DAG version hash, say). */
-  versionKey: string;
+  /** Keeps runners apart beyond permissions and memory (the DAG processor's lanes, say). */
+  versionKey?: string;
   memoryMb?: number | null;
   timeoutMs?: number | null;
   /**
@@ -58,6 +61,9 @@ type DistributiveOmit<T, K extends keyof any> = T extends unknown ? Omit<T, K> :
 
 let nextRequestId = 1;
 
+/** A runner that has imported this many DAG modules is retired, so its memory stays bounded. */
+const MAX_MODULES_PER_RUNNER = 64;
+
 class Runner {
   readonly process: Deno.ChildProcess;
   readonly prefix = `\u0001gust:${crypto.randomUUID()}:`;
@@ -70,6 +76,8 @@ class Runner {
   private stderrTail: string[] = [];
   exited = false;
   lastUsed = Date.now();
+  /** The DAG modules it has imported: each stays in its memory for the runner's life. */
+  readonly modules = new Set<string>();
 
   constructor(readonly key: string, args: string[], env: Record<string, string>) {
     this.process = new Deno.Command(Deno.execPath(), {
@@ -193,10 +201,11 @@ export class RunnerPool {
   async run(request: DistributiveOmit<RunnerRequest, "id">, opts: RunOptions): Promise<RunOutcome> {
     if (this.closed) throw new Error("Runner pool is closed");
     const memoryMb = opts.memoryMb ?? this.options.defaultMemoryMb;
-    const key = `${opts.versionKey}|${permissionsKey(opts.permissions)}|${memoryMb}`;
+    const key = `${opts.versionKey ?? ""}|${permissionsKey(opts.permissions)}|${memoryMb}`;
     const runner = (!opts.fresh && this.takeIdle(key)) ||
       this.spawn(key, opts.permissions, memoryMb);
     this.busy.add(runner);
+    runner.modules.add(`${request.file}?${"version" in request ? request.version : ""}`);
     let timer: ReturnType<typeof setTimeout> | undefined;
     let resolveTimeout: (outcome: RunOutcome) => void = () => {};
     const timeout = new Promise<RunOutcome>((resolve) => (resolveTimeout = resolve));
@@ -288,7 +297,7 @@ export class RunnerPool {
   }
 
   private release(runner: Runner, fresh: boolean): void {
-    if (fresh || runner.exited || this.closed) {
+    if (fresh || runner.exited || this.closed || runner.modules.size >= MAX_MODULES_PER_RUNNER) {
       runner.kill();
       return;
     }

@@ -3,7 +3,7 @@
  * some were queued or a slot frees up, polls as a fallback, and shuts down in two stages.
  */
 import { Waker } from "../scheduler/service.ts";
-import { TASKS_QUEUED_CHANNEL } from "../scheduler/scheduler.ts";
+import { TASKS_QUEUED_CHANNEL } from "../db/channels.ts";
 import { RunnerPool } from "./runner_pool.ts";
 import { TaskWorker, type TaskWorkerOptions } from "./task_worker.ts";
 
@@ -59,6 +59,7 @@ export class WorkerService {
   /** Stage one: claim nothing more and let running tasks finish, for at most `graceMs`. */
   async stop(graceMs: number): Promise<void> {
     this.claiming = false;
+    this.worker.stopClaiming();
     this.waker.wake();
     await this.unlisten?.();
     await this.loop;

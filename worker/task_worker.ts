@@ -2,6 +2,8 @@
  * The worker role: claims queued task instances, runs each in a runner process, streams its
  * log lines to the database while it runs, and records the outcome. A lease, renewed by a
  * heartbeat, proves the try is still this worker's; a completion without it changes nothing.
+ * Outcomes are committed in batches that also move their runs on and claim the next tasks
+ * (see completion.ts), so a free slot is refilled in the same transaction that freed it.
  */
 import type { Db } from "../db/client.ts";
 import { getDagVersion, getDagVersionSource } from "../db/dags.ts";
@@ -10,7 +12,7 @@ import { insertLogs, type LogRow } from "../db/logs.ts";
 import {
   type ClaimedTi,
   claimTasks,
-  finishTry,
+  loadExpandElements,
   loadResults,
   releaseTry,
   renewLeases,
@@ -18,9 +20,13 @@ import {
 import type { SerializedDag, SerializedTask } from "../sdk/serialize.ts";
 import type { TaskError } from "../sdk/types.ts";
 import { branchTargets } from "../scheduler/decide.ts";
+import type { RunOutcome as RunEnded } from "../scheduler/schedule_run.ts";
 import type { TaskState } from "../scheduler/states.ts";
+import { CompletionQueue } from "./completion.ts";
 import type { WireContext } from "./protocol.ts";
 import type { LogLine, RunnerPool, RunOutcome } from "./runner_pool.ts";
+
+export { RUN_CHANGED_CHANNEL } from "../db/channels.ts";
 
 export interface TaskWorkerOptions {
   db: Db;
@@ -34,6 +40,9 @@ export interface TaskWorkerOptions {
   maxResultBytes: number;
   clock?: () => Date;
   onEvent?: (event: WorkerEvent) => void;
+  /** Runs that the worker finished while recording its tasks' outcomes. */
+  onRunsEnded?: (runs: RunEnded[]) => void;
+  log?: (message: string) => void;
 }
 
 export type WorkerEvent =
@@ -51,17 +60,31 @@ interface Running {
   ti: ClaimedTi;
   abort: AbortController;
   done: Promise<void>;
+  /** The task's runner is done and its outcome is being committed: it no longer takes a slot. */
+  finishing: boolean;
 }
-
-export const RUN_CHANGED_CHANNEL = "gust_run_changed";
 
 export class TaskWorker {
   private running = new Map<number, Running>();
+  /** Slots promised to claims in flight, so two claims never fill the same slot. */
+  private reserved = 0;
+  private accepting = true;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private readonly clock: () => Date;
+  private readonly completions: CompletionQueue;
 
   constructor(private readonly o: TaskWorkerOptions) {
     this.clock = o.clock ?? (() => new Date());
+    this.completions = new CompletionQueue({
+      ...o,
+      clock: this.clock,
+      reserveSlots: () => this.reserveSlots(),
+      onClaimed: (reserved, claimed) => {
+        this.reserved -= reserved;
+        for (const ti of claimed) this.start(ti);
+      },
+      onEnded: o.onRunsEnded,
+    });
   }
 
   get activeCount(): number {
@@ -70,26 +93,48 @@ export class TaskWorker {
 
   /** Claims as many tasks as there are free slots and starts them; returns how many. */
   async claim(): Promise<number> {
-    const free = this.o.concurrency - this.running.size;
-    if (free <= 0) return 0;
-    const claimed = await claimTasks(this.o.db.sql, {
-      worker: this.o.workerId,
-      hostname: this.o.hostname,
-      queues: this.o.queues,
-      limit: free,
-      leaseMs: this.o.leaseMs,
-      now: this.clock(),
-    });
-    for (const ti of claimed) {
-      const abort = new AbortController();
-      const entry: Running = { ti, abort, done: Promise.resolve() };
-      entry.done = this.execute(ti, abort.signal)
-        .catch((error) => console.error(`Task ${ti.dagId}.${ti.taskId} crashed the worker:`, error))
-        .finally(() => this.running.delete(ti.id));
-      this.running.set(ti.id, entry);
+    const limit = this.reserveSlots();
+    if (limit === 0) return 0;
+    let claimed: ClaimedTi[] = [];
+    try {
+      claimed = await claimTasks(this.o.db.sql, {
+        worker: this.o.workerId,
+        hostname: this.o.hostname,
+        queues: this.o.queues,
+        limit,
+        leaseMs: this.o.leaseMs,
+        now: this.clock(),
+      });
+    } finally {
+      this.reserved -= limit;
     }
-    if (claimed.length) this.startHeartbeat();
+    for (const ti of claimed) this.start(ti);
     return claimed.length;
+  }
+
+  /** Takes the free slots for a claim: none while stopping. */
+  private reserveSlots(): number {
+    if (!this.accepting) return 0;
+    let busy = this.reserved;
+    for (const r of this.running.values()) if (!r.finishing) busy++;
+    const free = Math.max(0, this.o.concurrency - busy);
+    this.reserved += free;
+    return free;
+  }
+
+  /** Claims nothing more, here or when recording outcomes (the first stage of a shutdown). */
+  stopClaiming(): void {
+    this.accepting = false;
+  }
+
+  private start(ti: ClaimedTi): void {
+    const abort = new AbortController();
+    const entry: Running = { ti, abort, done: Promise.resolve(), finishing: false };
+    entry.done = this.execute(entry, abort.signal)
+      .catch((error) => console.error(`Task ${ti.dagId}.${ti.taskId} crashed the worker:`, error))
+      .finally(() => this.running.delete(ti.id));
+    this.running.set(ti.id, entry);
+    this.startHeartbeat();
   }
 
   /** Resolves when any running task finishes (at once when none runs). */
@@ -106,10 +151,14 @@ export class TaskWorker {
     while (this.running.size) await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
-  /** Stops the running tasks and queues them again, so another worker retries them at once. */
+  /**
+   * Stops the running tasks and queues them again, so another worker retries them at once. A
+   * task whose outcome is already being recorded is left to finish: its result is not lost.
+   */
   async handBack(): Promise<void> {
+    this.stopClaiming();
     const entries = [...this.running.values()];
-    for (const entry of entries) {
+    for (const entry of entries.filter((e) => !e.finishing)) {
       await releaseTry(
         this.o.db.sql,
         entry.ti.id,
@@ -131,6 +180,7 @@ export class TaskWorker {
     if (this.heartbeat !== undefined) return;
     this.heartbeat = setInterval(async () => {
       const ids = [...this.running.keys()];
+      if (ids.length === 0) return;
       try {
         const lost = await renewLeases(
           this.o.db.sql,
@@ -146,7 +196,8 @@ export class TaskWorker {
     }, Math.max(100, Math.floor(this.o.leaseMs / 3)));
   }
 
-  private async execute(ti: ClaimedTi, signal: AbortSignal): Promise<void> {
+  private async execute(entry: Running, signal: AbortSignal): Promise<void> {
+    const { ti } = entry;
     this.o.onEvent?.({ type: "started", ti });
     const started = performance.now();
     const version = await getDagVersion(this.o.db.sql, ti.dagVersionId);
@@ -162,8 +213,7 @@ export class TaskWorker {
         `Task "${ti.taskId}" is not in version ${version.versionNumber} of the DAG`,
       );
     } else {
-      const upstream = await loadResults(this.o.db.sql, ti.dagRunId, task.upstream);
-      const input = taskInput(task, upstream);
+      const { input, upstream } = await this.loadInputs(ti, task, version.serialized);
       const context = wireContext(ti, upstream);
       const willRetry = ti.tryNumber <= ti.maxTries;
       // The run's own version of the DAG file, even if the file changed since it started.
@@ -174,13 +224,13 @@ export class TaskWorker {
       outcome = await this.o.runners.run({
         op: "task",
         file,
+        version: version.hash,
         context,
         input,
         willRetry,
         maxResultBytes: this.o.maxResultBytes,
       }, {
         permissions: task.permissions,
-        versionKey: `${version.dagId}@${version.hash}`,
         memoryMb: task.memoryMb,
         timeoutMs: task.timeoutMs,
         timeoutAfterStart: true,
@@ -191,21 +241,14 @@ export class TaskWorker {
       if (outcome.ok) outcome = checkResult(version.serialized, task, outcome.json);
       if (!outcome.ok && outcome.reason !== "error" && !signal.aborted) {
         // The runner was killed, so the task's own failure or retry callback has not run yet.
-        await this.runCallback(
-          file,
-          version,
-          task,
-          context,
-          willRetry,
-          outcome.error,
-          onLog,
-        );
+        await this.runCallback(file, version.hash, task, context, willRetry, outcome.error, onLog);
       }
     }
     if (signal.aborted) {
       await logs.flush();
       return; // lease lost or handed back: the try is no longer ours to finish
     }
+    entry.finishing = true;
     if (!outcome.ok) {
       const e = outcome.error;
       onLog({
@@ -217,32 +260,64 @@ export class TaskWorker {
       });
     }
     await logs.flush();
-    // One transaction: a scheduler must never see the success without its result, or it
-    // would read a short-circuit's or branch's missing result as "skip everything".
-    const result = await this.o.db.begin((tx) =>
-      finishTry(tx, {
+    const state = await this.completions.finish({
+      ti,
+      outcome: {
         id: ti.id,
         tryNumber: ti.tryNumber,
-        worker: this.o.workerId,
-        now: this.clock(),
         ...(outcome.ok ? { resultJson: outcome.json } : { error: outcome.error }),
-      })
-    );
-    if (result) {
-      await this.o.db.notify(RUN_CHANGED_CHANNEL, String(result.dagRunId)).catch(() => {});
-    }
+      },
+    });
     this.o.onEvent?.({
       type: "finished",
       ti,
-      state: result?.state ?? null,
+      state,
       error: outcome.ok ? null : outcome.error,
       durationMs: performance.now() - started,
     });
   }
 
+  /**
+   * The task's named inputs and the upstream results its context shows. A mapped instance gets
+   * its own elements of the lists it maps over, and those lists are left out of its upstream.
+   */
+  private async loadInputs(
+    ti: ClaimedTi,
+    task: SerializedTask,
+    dag: SerializedDag,
+  ): Promise<{ input: Record<string, unknown>; upstream: Map<string, unknown> }> {
+    let elements: Record<string, unknown> | null = null;
+    if (task.expand && ti.mapIndex >= 0) {
+      const mapped = new Set(dag.tasks.filter((t) => t.expand).map((t) => t.taskId));
+      elements = await loadExpandElements(
+        this.o.db.sql,
+        ti.dagRunId,
+        ti.mapIndex,
+        task.expand,
+        task.expandOrder ?? undefined,
+        mapped,
+      );
+    }
+    // A list mapped over is not read again, unless an input names it too.
+    const named = new Set(Object.values(task.inputs));
+    const sources = new Set(
+      elements
+        ? Object.values(task.expand!).flatMap((
+          s,
+        ) => ("task" in s && !named.has(s.task) ? [s.task] : []))
+        : [],
+    );
+    const upstream = await loadResults(
+      this.o.db.sql,
+      ti.dagRunId,
+      task.upstream.filter((id) => !sources.has(id)),
+    );
+    return { input: { ...taskInput(task, upstream), ...elements }, upstream };
+  }
+
   private async runCallback(
     file: string,
-    version: { dagId: string; hash: string },
+    version: string,
     task: SerializedTask,
     context: WireContext,
     willRetry: boolean,
@@ -252,14 +327,8 @@ export class TaskWorker {
     const kind = willRetry ? "retry" : "failure";
     if (!task.callbacks[kind]) return;
     await this.o.runners.run(
-      { op: "task_callback", file, context, kind, error },
-      {
-        permissions: task.permissions,
-        versionKey: `${version.dagId}@${version.hash}`,
-        timeoutMs: 60_000,
-        fresh: true,
-        onLog,
-      },
+      { op: "task_callback", file, version, context, kind, error },
+      { permissions: task.permissions, timeoutMs: 60_000, fresh: true, onLog },
     );
   }
 }
