@@ -12,6 +12,8 @@ import type { TaskError } from "../sdk/types.ts";
 export interface TryOutcome {
   id: number;
   tryNumber: number;
+  /** When the task ended in its runner; the commit comes a little later. */
+  endedAt: Date;
   /** JSON text of the result, for a success. */
   resultJson?: string;
   error?: TaskError;
@@ -44,12 +46,13 @@ export async function finishTries(
       state = CASE WHEN x.ok THEN 'success'
         WHEN try_number <= max_tries THEN 'up_for_retry' ELSE 'failed' END,
       next_retry_at = CASE WHEN NOT x.ok AND try_number <= max_tries
-        THEN ${now}::timestamptz + ${RETRY_DELAY} END,
-      end_date = ${now},
-      duration_ms = (extract(epoch FROM ${now}::timestamptz - start_date) * 1000)::int,
+        THEN x.ended + ${RETRY_DELAY} END,
+      end_date = x.ended,
+      duration_ms = GREATEST(0, (extract(epoch FROM x.ended - start_date) * 1000)::int),
       lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
     FROM unnest(${outcomes.map((o) => o.id)}::int[], ${outcomes.map((o) => o.tryNumber)}::int[],
-      ${outcomes.map((o) => o.resultJson !== undefined)}::bool[]) AS x(id, tryno, ok)
+      ${outcomes.map((o) => o.resultJson !== undefined)}::bool[],
+      ${outcomes.map((o) => o.endedAt)}::timestamptz[]) AS x(id, tryno, ok, ended)
     WHERE ti.id = x.id AND ti.state = 'running' AND ti.lease_owner = ${worker}
       AND ti.try_number = x.tryno
     RETURNING ti.id, ti.state, ti.dag_run_id AS "dagRunId", ti.dag_id AS "dagId", ti.pool,
@@ -57,24 +60,27 @@ export async function finishTries(
   if (finished.length === 0) return [];
   const byId = new Map(outcomes.map((o) => [o.id, o]));
   const tries = finished.map((f) => ({ f, o: byId.get(f.id)! }));
-  await sql`
-    UPDATE task_try t SET state = x.state, end_date = ${now}, error = x.error::jsonb
-    FROM unnest(${tries.map((t) => t.f.id)}::int[], ${tries.map((t) => t.o.tryNumber)}::int[],
-      ${tries.map((t) => (t.f.state === "up_for_retry" ? "failed" : t.f.state))}::text[],
-      ${tries.map((t) => (t.o.error ? JSON.stringify(t.o.error) : null))}::text[])
-      AS x(id, tryno, state, error)
-    WHERE t.ti_id = x.id AND t.try_number = x.tryno`;
   const results = tries.filter((t) => t.o.resultJson !== undefined);
-  if (results.length) {
-    await sql`
-      INSERT INTO xcom (ti_id, key, value, created_at)
-      SELECT x.id, 'return_value', x.value::jsonb, ${now}
-      FROM unnest(${results.map((t) => t.f.id)}::int[], ${
-      results.map((t) => t.o.resultJson)
-    }::text[])
-        AS x(id, value)
-      ON CONFLICT (ti_id, key) DO UPDATE SET value = EXCLUDED.value, created_at = EXCLUDED.created_at`;
-  }
+  // Sent together: one round trip for both.
+  await Promise.all([
+    sql`
+      UPDATE task_try t SET state = x.state, end_date = x.ended, error = x.error::jsonb
+      FROM unnest(${tries.map((t) => t.f.id)}::int[], ${tries.map((t) => t.o.tryNumber)}::int[],
+        ${tries.map((t) => t.o.endedAt)}::timestamptz[],
+        ${tries.map((t) => (t.f.state === "up_for_retry" ? "failed" : t.f.state))}::text[],
+        ${tries.map((t) => (t.o.error ? JSON.stringify(t.o.error) : null))}::text[])
+        AS x(id, tryno, ended, state, error)
+      WHERE t.ti_id = x.id AND t.try_number = x.tryno`,
+    results.length
+      ? sql`
+        INSERT INTO xcom (ti_id, key, value, created_at)
+        SELECT x.id, 'return_value', x.value::jsonb, ${now}
+        FROM unnest(${results.map((t) => t.f.id)}::int[],
+          ${results.map((t) => t.o.resultJson)}::text[]) AS x(id, value)
+        ON CONFLICT (ti_id, key) DO UPDATE SET value = EXCLUDED.value,
+          created_at = EXCLUDED.created_at`
+      : Promise.resolve([]),
+  ]);
   return finished;
 }
 
@@ -96,24 +102,28 @@ export interface FreedSlots {
  * instance to another inside this transaction, so no limit can be exceeded and no lock is needed.
  */
 export async function transferSlots(sql: Sql, freed: FreedSlots, now: Date): Promise<number> {
-  const candidates = await sql<{ id: number; dagId: string; poolSlots: number }>`
-    SELECT ti.id, ti.dag_id AS "dagId", ti.pool_slots AS "poolSlots"
-    FROM task_instance ti
-    WHERE ti.state = 'scheduled' AND ti.pool = ${freed.pool}
-    ORDER BY ti.priority_weight DESC, ti.id
-    LIMIT ${freed.count}
-    FOR UPDATE SKIP LOCKED`;
-  const taken: number[] = [];
-  for (const c of candidates) {
-    if (c.dagId !== freed.dagId || c.poolSlots > freed.poolSlots) break;
-    taken.push(c.id);
-  }
-  if (taken.length === 0) return 0;
+  // One statement, so that a claim sent right behind it sees what it queued.
   const queued = await sql`
-    UPDATE task_instance SET state = 'queued', queued_at = ${now}, updated_at = ${now}
-    WHERE id = ANY(${taken}::int[]) AND state = 'scheduled'
+    WITH top AS (
+      SELECT id, dag_id, pool_slots,
+        row_number() OVER (ORDER BY priority_weight DESC, id) AS position
+      FROM (
+        SELECT id, dag_id, pool_slots, priority_weight FROM task_instance
+        WHERE state = 'scheduled' AND pool = ${freed.pool}
+        ORDER BY priority_weight DESC, id
+        LIMIT ${freed.count}
+        FOR UPDATE SKIP LOCKED
+      ) AS candidates
+    ), first_other AS (
+      SELECT min(position) AS position FROM top
+      WHERE dag_id <> ${freed.dagId} OR pool_slots > ${freed.poolSlots}
+    )
+    UPDATE task_instance ti SET state = 'queued', queued_at = ${now}, updated_at = ${now}
+    FROM top
+    WHERE ti.id = top.id AND ti.state = 'scheduled'
+      AND top.position < COALESCE((SELECT position FROM first_other), ${freed.count + 1})
       AND NOT EXISTS (SELECT 1 FROM dag WHERE dag_id = ${freed.dagId} AND is_paused)
-    RETURNING id`;
+    RETURNING ti.id`;
   return queued.length;
 }
 

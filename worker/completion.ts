@@ -63,18 +63,21 @@ export async function commitBatch(
     const now = o.clock();
     const finished = await finishTries(tx, o.workerId, batch.map((c) => c.outcome), now);
     const runs = await moveRunsForward(tx, finished, batch, now);
-    let transferred = 0;
-    for (const slots of freedSlots(finished)) transferred += await transferSlots(tx, slots, now);
-    const claimed = claimLimit > 0
-      ? await claimTasks(tx, {
-        worker: o.workerId,
-        hostname: o.hostname,
-        queues: o.queues,
-        limit: claimLimit,
-        leaseMs: o.leaseMs,
-        now,
-      })
-      : [];
+    // Sent together; the claim runs after the hand-overs, so it can take what they queued.
+    const [moved, claimed] = await Promise.all([
+      Promise.all(freedSlots(finished).map((slots) => transferSlots(tx, slots, now))),
+      claimLimit > 0
+        ? claimTasks(tx, {
+          worker: o.workerId,
+          hostname: o.hostname,
+          queues: o.queues,
+          limit: claimLimit,
+          leaseMs: o.leaseMs,
+          now,
+        })
+        : Promise.resolve([]),
+    ]);
+    const transferred = moved.reduce((n, m) => n + m, 0);
     wake = {
       scheduler: runs.left.length > 0 || runs.scheduled > transferred,
       workers: transferred > claimed.length,
@@ -227,6 +230,7 @@ export class CompletionQueue {
       outcome: {
         id: c.outcome.id,
         tryNumber: c.outcome.tryNumber,
+        endedAt: c.outcome.endedAt,
         error: { name: "ResultNotStored", message },
       },
     }]);

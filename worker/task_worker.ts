@@ -249,6 +249,7 @@ export class TaskWorker {
       return; // lease lost or handed back: the try is no longer ours to finish
     }
     entry.finishing = true;
+    const endedAt = this.clock();
     if (!outcome.ok) {
       const e = outcome.error;
       onLog({
@@ -265,6 +266,7 @@ export class TaskWorker {
       outcome: {
         id: ti.id,
         tryNumber: ti.tryNumber,
+        endedAt,
         ...(outcome.ok ? { resultJson: outcome.json } : { error: outcome.error }),
       },
     });
