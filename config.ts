@@ -23,6 +23,10 @@ const list = (fallback: string) =>
 
 const int = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);
 
+const bool = (fallback: boolean) =>
+  z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"]).default(fallback ? "true" : "false")
+    .transform((v) => ["true", "1", "yes", "on"].includes(v));
+
 /** `60/1m`: at most 60 in any minute; `off`: no limit. */
 const rate = (fallback: string) =>
   z.string().default(fallback).transform((value, ctx) => {
@@ -60,6 +64,7 @@ const secretMap = z.string().optional().transform((value, ctx) => {
 
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
+  GUST_DATABASE_PREPARE: bool(true),
   GUST_HOME: z.string().default("./.gust"),
   GUST_DAGS_FOLDER: z.string().default("./dags"),
   GUST_HOST: z.string().default("127.0.0.1"),
@@ -83,6 +88,8 @@ const schema = z.object({
 
 export interface Config {
   databaseUrl: string | null;
+  /** Prepared statements on the Postgres server (off for PgBouncer before 1.21 in transaction mode). */
+  databasePrepare: boolean;
   home: string;
   dagsFolder: string;
   host: string;
@@ -153,6 +160,7 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
   const c = parsed.data;
   return {
     databaseUrl: c.DATABASE_URL ?? null,
+    databasePrepare: c.GUST_DATABASE_PREPARE,
     home: absolute(c.GUST_HOME),
     dagsFolder: absolute(c.GUST_DAGS_FOLDER),
     host: c.GUST_HOST,

@@ -59,3 +59,13 @@ Deno.test("a DAG's webhook secret: its own variable, then the per-DAG variable, 
   assert.equal(webhookSecret(config, "unknown", null), null);
   assert.equal(webhookSecret(loadConfig({ GUST_WEBHOOK_SECRET_X: "" }).webhook, "x", null), null);
 });
+
+Deno.test("prepared statements are on unless GUST_DATABASE_PREPARE turns them off", () => {
+  assert.equal(loadConfig({}).databasePrepare, true);
+  assert.equal(loadConfig({ GUST_DATABASE_PREPARE: "false" }).databasePrepare, false);
+  assert.equal(loadConfig({ GUST_DATABASE_PREPARE: "off" }).databasePrepare, false);
+  assert.throws(
+    () => loadConfig({ GUST_DATABASE_PREPARE: "maybe" }),
+    (e: unknown) => e instanceof ConfigError && e.message.includes("GUST_DATABASE_PREPARE"),
+  );
+});

@@ -18,7 +18,8 @@ function log(message: string): void {
 
 async function openDatabase(config: Config): Promise<{ db: Db; release: () => Promise<void> }> {
   if (config.databaseUrl) {
-    return { db: await openDb({ url: config.databaseUrl }), release: async () => {} };
+    const db = await openDb({ url: config.databaseUrl, prepare: config.databasePrepare });
+    return { db, release: async () => {} };
   }
   // PGlite serves one process: the pid file tells the CLI the embedded database is taken.
   await Deno.mkdir(config.home, { recursive: true });

@@ -226,7 +226,9 @@ export async function openConfiguredDb(
   config: Config,
   options: { migrate?: boolean } = {},
 ): Promise<Db> {
-  if (config.databaseUrl) return await openDb({ url: config.databaseUrl }, options);
+  if (config.databaseUrl) {
+    return await openDb({ url: config.databaseUrl, prepare: config.databasePrepare }, options);
+  }
   const pidFile = `${config.home}/server.pid`;
   const pid = await Deno.readTextFile(pidFile).catch(() => null);
   if (pid) {

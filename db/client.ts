@@ -103,7 +103,19 @@ export function arrayLiteral(values: unknown[]): string {
   return `{${items.join(",")}}`;
 }
 
-export function postgresDb(url: string, options: { max?: number } = {}): Db {
+export interface PostgresOptions {
+  max?: number;
+  /**
+   * Named prepared statements (default true): a statement's second run skips the server's parse
+   * and describe, which halves the round trips of a parameterized query (measured: a task's
+   * completion transaction 4 ms -> 2 ms). PgBouncer in transaction mode needs version 1.21 or
+   * later with `max_prepared_statements` set, or this off.
+   */
+  prepare?: boolean;
+}
+
+export function postgresDb(url: string, options: PostgresOptions = {}): Db {
+  const prepare = options.prepare ?? true;
   const client = postgres(url, {
     max: options.max ?? 10,
     onnotice: () => {},
@@ -119,7 +131,7 @@ export function postgresDb(url: string, options: { max?: number } = {}): Db {
     const sql = (<T>(strings: TemplateStringsArray, ...values: unknown[]) => {
       if (lost?.value) return Promise.reject(lost.value);
       const { text, params } = compile(strings, values, encode);
-      return run.unsafe(text, params as never[]).then(
+      return run.unsafe(text, params as never[], { prepare }).then(
         (rows) => rows as unknown as T[],
         (error) => {
           if (lost && isConnectionLoss(error)) lost.value ??= error;

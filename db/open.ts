@@ -7,7 +7,7 @@ import { type Db, pgliteDb, postgresDb } from "./client.ts";
 import { loadMigrations, migrate } from "./migrate.ts";
 
 export type DbTarget =
-  | { url: string }
+  | { url: string; prepare?: boolean }
   | { dataDir: string }
   /** `snapshotDir` caches a migrated empty database: cloning it takes about 1 s, creating one 3 s. */
   | { memory: true; snapshotDir?: string };
@@ -15,7 +15,7 @@ export type DbTarget =
 export async function openDb(target: DbTarget, options: { migrate?: boolean } = {}): Promise<Db> {
   let db: Db;
   if ("url" in target) {
-    db = postgresDb(target.url);
+    db = postgresDb(target.url, { prepare: target.prepare });
   } else if ("dataDir" in target) {
     await Deno.mkdir(target.dataDir, { recursive: true });
     db = pgliteDb(await PGlite.create(target.dataDir));

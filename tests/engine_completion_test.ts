@@ -251,3 +251,24 @@ dbTest(
     }
   },
 );
+
+dbTest(
+  "a task whose claim is in flight when the worker hands back is given back, not run",
+  async (_t, db) => {
+    const e = await setup(db);
+    try {
+      const { dagRunId } = await triggerRun(db, { dagId: "pausable", now: new Date() });
+      await e.scheduler.tick();
+      const claiming = e.worker.claim(); // its answer has not arrived yet
+      await e.worker.handBack();
+      assert.equal(await claiming, 1);
+      await e.worker.drain();
+      const [ti] = await db.sql<{ state: string; tryNumber: number }>`
+      SELECT state, try_number AS "tryNumber" FROM task_instance
+      WHERE dag_run_id = ${dagRunId} AND task_id = 'slow'`;
+      assert.deepEqual(ti, { state: "queued", tryNumber: 0 });
+    } finally {
+      await e.close();
+    }
+  },
+);

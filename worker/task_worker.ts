@@ -69,6 +69,8 @@ export class TaskWorker {
   /** Slots promised to claims in flight, so two claims never fill the same slot. */
   private reserved = 0;
   private accepting = true;
+  /** Set by handBack: a task whose claim was still in flight is given back, not started. */
+  private handingBack = false;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private readonly clock: () => Date;
   private readonly completions: CompletionQueue;
@@ -130,7 +132,8 @@ export class TaskWorker {
   private start(ti: ClaimedTi): void {
     const abort = new AbortController();
     const entry: Running = { ti, abort, done: Promise.resolve(), finishing: false };
-    entry.done = this.execute(entry, abort.signal)
+    const work = this.handingBack ? this.giveBack(ti) : this.execute(entry, abort.signal);
+    entry.done = work
       .catch((error) => console.error(`Task ${ti.dagId}.${ti.taskId} crashed the worker:`, error))
       .finally(() => this.running.delete(ti.id));
     this.running.set(ti.id, entry);
@@ -157,18 +160,17 @@ export class TaskWorker {
    */
   async handBack(): Promise<void> {
     this.stopClaiming();
+    this.handingBack = true;
     const entries = [...this.running.values()];
     for (const entry of entries.filter((e) => !e.finishing)) {
-      await releaseTry(
-        this.o.db.sql,
-        entry.ti.id,
-        this.o.workerId,
-        entry.ti.tryNumber,
-        this.clock(),
-      );
+      await this.giveBack(entry.ti);
       entry.abort.abort();
     }
     await Promise.all(entries.map((e) => e.done));
+  }
+
+  private async giveBack(ti: ClaimedTi): Promise<void> {
+    await releaseTry(this.o.db.sql, ti.id, this.o.workerId, ti.tryNumber, this.clock());
   }
 
   stop(): void {
