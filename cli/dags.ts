@@ -158,7 +158,7 @@ export async function startLocalRun(
   opts: CliOptions,
   dag: SerializedDag,
   file: ParsedFile,
-  w: { queues: string[]; concurrency: number },
+  w: { queues: string[]; concurrency: number; start?: boolean },
 ): Promise<LocalRun> {
   const conf = parseConf(opts.conf);
   const logicalDate = parseDate(opts["logical-date"], "--logical-date");
@@ -202,6 +202,7 @@ export async function startLocalRun(
       logicalDate,
       now,
       triggeredBy: "cli",
+      start: w.start,
     }).catch((error) => {
       throw error instanceof TriggerError ? new UsageError(error.message) : error;
     });

@@ -38,13 +38,12 @@ export async function tasksTest(
     { ...opts, record: false },
     dag,
     file,
-    { queues: [task.queue], concurrency: 1 },
+    { queues: [task.queue], concurrency: 1, start: false },
   );
   try {
     const now = new Date();
-    // Queue this one instance directly: no scheduler, so its upstream is never consulted.
-    await db.sql`UPDATE dag_run SET state = 'running', start_date = ${now}
-      WHERE id = ${triggered.dagRunId}`;
+    // Queue this one instance directly, in a run that stays queued: neither a scheduler nor the
+    // worker moves such a run on, so its upstream is never consulted, nor its downstream run.
     await db.sql`
       UPDATE task_instance SET state = 'queued', queued_at = ${now}, map_index = ${mapIndex}
       WHERE dag_run_id = ${triggered.dagRunId} AND task_id = ${taskId}`;

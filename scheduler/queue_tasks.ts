@@ -5,71 +5,74 @@
  * transaction-scoped advisory lock serializes this step across schedulers: the slot counts it
  * reads must not change under it, as Airflow's schedulers lock the pool rows for the same reason.
  */
-import type { Db } from "../db/client.ts";
+import type { Db, Sql } from "../db/client.ts";
 import { insertLogs } from "../db/logs.ts";
 
 const QUEUE_LOCK = 7_406_814;
 
 export async function queueTasks(db: Db, now: Date, limit = 1024): Promise<number> {
-  return await db.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${QUEUE_LOCK})`;
-    const candidates = await tx<
-      { id: number; dagId: string; pool: string; poolSlots: number; maxActiveTasks: number }
-    >`
-      SELECT ti.id, ti.dag_id AS "dagId", ti.pool, ti.pool_slots AS "poolSlots",
-        v.max_active_tasks AS "maxActiveTasks"
-      FROM task_instance ti
-        JOIN dag_run r ON r.id = ti.dag_run_id
-        JOIN dag_version v ON v.id = r.dag_version_id
-        JOIN dag d ON d.dag_id = ti.dag_id
-      WHERE ti.state = 'scheduled' AND NOT d.is_paused
-      ORDER BY ti.priority_weight DESC, ti.id
-      LIMIT ${limit}`;
-    if (candidates.length === 0) return 0;
-    const dagIds = [...new Set(candidates.map((c) => c.dagId))];
-    const pools = new Map<string, number>();
-    for (
-      const p of await tx<{ name: string; free: number }>`
-      SELECT p.name, CASE WHEN p.slots < 0 THEN 2147483647
-        ELSE p.slots - COALESCE(sum(ti.pool_slots), 0) END AS free
-      FROM pool p LEFT JOIN task_instance ti ON ti.pool = p.name AND ti.state IN ('queued', 'running')
-      GROUP BY p.name, p.slots`
-    ) pools.set(p.name, Number(p.free));
-    const active = new Map<string, number>();
-    for (
-      const a of await tx<{ dagId: string; n: number }>`
-      SELECT dag_id AS "dagId", count(*) AS n FROM task_instance
-      WHERE state IN ('queued', 'running') AND dag_id = ANY(${dagIds})
-      GROUP BY dag_id`
-    ) active.set(a.dagId, Number(a.n));
+  return await db.begin((tx) => queueScheduled(tx, now, limit));
+}
 
-    const queue: number[] = [];
-    const missingPool: { id: number; pool: string }[] = [];
-    for (const c of candidates) {
-      const free = pools.get(c.pool);
-      if (free === undefined) {
-        missingPool.push({ id: c.id, pool: c.pool });
-        continue;
-      }
-      const running = active.get(c.dagId) ?? 0;
-      if (free < c.poolSlots || running >= c.maxActiveTasks) continue;
-      pools.set(c.pool, free - c.poolSlots);
-      active.set(c.dagId, running + 1);
-      queue.push(c.id);
+/** Queues what may be queued, in the caller's transaction; returns how many. */
+export async function queueScheduled(tx: Sql, now: Date, limit = 1024): Promise<number> {
+  await tx`SELECT pg_advisory_xact_lock(${QUEUE_LOCK})`;
+  const candidates = await tx<
+    { id: number; dagId: string; pool: string; poolSlots: number; maxActiveTasks: number }
+  >`
+    SELECT ti.id, ti.dag_id AS "dagId", ti.pool, ti.pool_slots AS "poolSlots",
+      v.max_active_tasks AS "maxActiveTasks"
+    FROM task_instance ti
+      JOIN dag_run r ON r.id = ti.dag_run_id
+      JOIN dag_version v ON v.id = r.dag_version_id
+      JOIN dag d ON d.dag_id = ti.dag_id
+    WHERE ti.state = 'scheduled' AND NOT d.is_paused
+    ORDER BY ti.priority_weight DESC, ti.id
+    LIMIT ${limit}`;
+  if (candidates.length === 0) return 0;
+  const dagIds = [...new Set(candidates.map((c) => c.dagId))];
+  const pools = new Map<string, number>();
+  for (
+    const p of await tx<{ name: string; free: number }>`
+    SELECT p.name, CASE WHEN p.slots < 0 THEN 2147483647
+      ELSE p.slots - COALESCE(sum(ti.pool_slots), 0) END AS free
+    FROM pool p LEFT JOIN task_instance ti ON ti.pool = p.name AND ti.state IN ('queued', 'running')
+    GROUP BY p.name, p.slots`
+  ) pools.set(p.name, Number(p.free));
+  const active = new Map<string, number>();
+  for (
+    const a of await tx<{ dagId: string; n: number }>`
+    SELECT dag_id AS "dagId", count(*) AS n FROM task_instance
+    WHERE state IN ('queued', 'running') AND dag_id = ANY(${dagIds})
+    GROUP BY dag_id`
+  ) active.set(a.dagId, Number(a.n));
+
+  const queue: number[] = [];
+  const missingPool: { id: number; pool: string }[] = [];
+  for (const c of candidates) {
+    const free = pools.get(c.pool);
+    if (free === undefined) {
+      missingPool.push({ id: c.id, pool: c.pool });
+      continue;
     }
-    if (queue.length) {
-      await tx`
-        UPDATE task_instance SET state = 'queued', queued_at = ${now}, updated_at = ${now}
-        WHERE id = ANY(${queue}::int[]) AND state = 'scheduled'`;
-    }
-    if (missingPool.length) await failMissingPool(tx, missingPool, now);
-    return queue.length;
-  });
+    const running = active.get(c.dagId) ?? 0;
+    if (free < c.poolSlots || running >= c.maxActiveTasks) continue;
+    pools.set(c.pool, free - c.poolSlots);
+    active.set(c.dagId, running + 1);
+    queue.push(c.id);
+  }
+  if (queue.length) {
+    await tx`
+      UPDATE task_instance SET state = 'queued', queued_at = ${now}, updated_at = ${now}
+      WHERE id = ANY(${queue}::int[]) AND state = 'scheduled'`;
+  }
+  if (missingPool.length) await failMissingPool(tx, missingPool, now);
+  return queue.length;
 }
 
 /** A task in a pool that does not exist could never run: fail it and say why in its log. */
 async function failMissingPool(
-  tx: Parameters<Parameters<Db["begin"]>[0]>[0],
+  tx: Sql,
   tasks: { id: number; pool: string }[],
   now: Date,
 ): Promise<void> {

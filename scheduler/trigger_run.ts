@@ -4,9 +4,13 @@
  * runs here; tasks parse it again with the DAG's own zod schema in their sandbox.
  */
 import { z } from "zod";
-import type { Db } from "../db/client.ts";
+import { TASKS_QUEUED_CHANNEL } from "../db/channels.ts";
+import type { Db, Sql } from "../db/client.ts";
 import { getDag, getDagVersion } from "../db/dags.ts";
 import { createDagRun, defaultRunId, type NewRun, type RunType } from "../db/runs.ts";
+import { queueScheduled } from "./queue_tasks.ts";
+import { evaluateRun, lockRun } from "./schedule_run.ts";
+import { startRuns } from "./start_runs.ts";
 import { createTimetable, type DataInterval } from "./timetable.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
 
@@ -31,6 +35,8 @@ export interface TriggerRequest {
   dataInterval?: DataInterval;
   /** When the run may start; default: now. */
   runAfter?: Date;
+  /** Start the run at once when it may start (default true); false leaves it queued. */
+  start?: boolean;
   now: Date;
 }
 
@@ -101,7 +107,12 @@ export async function planRun(db: Db, r: TriggerRequest): Promise<PlannedRun> {
 
 export async function triggerRun(db: Db, r: TriggerRequest): Promise<Triggered> {
   const { run, dag } = await planRun(db, r);
-  const { id, created } = await db.begin((tx) => createDagRun(tx, run, dag, r.now));
+  const { id, created, queued } = await db.begin((tx) =>
+    r.start === false
+      ? createDagRun(tx, run, dag, r.now).then((made) => ({ ...made, queued: 0 }))
+      : createAndStartRun(tx, run, dag, r.now)
+  );
+  if (queued) await db.notify(TASKS_QUEUED_CHANNEL, "trigger").catch(() => {});
   if (!created && r.runId === undefined) {
     throw new TriggerError(
       `DAG "${r.dagId}" already has a run at ${(run.logicalDate ?? r.now).toISOString()}`,
@@ -109,4 +120,25 @@ export async function triggerRun(db: Db, r: TriggerRequest): Promise<Triggered> 
     );
   }
   return { dagRunId: id, runId: run.runId, created, conf: run.conf };
+}
+
+/**
+ * Creates a run and, when it may start now (its DAG is under `maxActiveRuns`, not paused, and no
+ * older run waits), starts it and queues its first tasks in the same transaction, by the
+ * scheduler's own rules and locks: a trigger's first task then waits for no scheduler pass, only
+ * for a worker (NOTIFY the workers when `queued` is not 0). Otherwise the run waits, queued, for
+ * the scheduler, as before.
+ */
+export async function createAndStartRun(
+  tx: Sql,
+  run: NewRun,
+  dag: SerializedDag,
+  now: Date,
+): Promise<{ id: number; created: boolean; queued: number }> {
+  const made = await createDagRun(tx, run, dag, now);
+  if (!made.created || run.runAfter > now) return { ...made, queued: 0 };
+  if (!(await startRuns(tx, now)).includes(made.id)) return { ...made, queued: 0 };
+  const locked = await lockRun(tx, made.id);
+  if (locked) await evaluateRun(tx, made.id, locked, now);
+  return { ...made, queued: await queueScheduled(tx, now) };
 }

@@ -1,7 +1,14 @@
 /**
  * The DAG files the workloads run, generated with their size baked in (a DAG file is static
- * code, as a user's is). Each returns `{ fileName: source }`.
+ * code, as a user's is). Each returns `{ fileName: source }`. Timed tasks return when their
+ * function started and ended (epoch ms, sub-millisecond), measured inside the task as the
+ * peers' jobs measure inside their handlers: what the orchestrator adds between two tasks
+ * (recording, deciding, claiming, starting) falls in the gaps, whatever its own bookkeeping says.
  */
+
+/** A task body that returns `{ start, end, value }` around `expression`. */
+const timed = (expression: string) =>
+  `() => { const start = performance.timeOrigin + performance.now(); const value = ${expression}; return { start, end: performance.timeOrigin + performance.now(), value }; }`;
 
 /** Workload 1: `steps` tasks in a chain, each computing fibonacci(10), as Windmill's benchmark. */
 export function chainDag(steps: number): Record<string, string> {
@@ -13,7 +20,7 @@ function fib(n: number): number {
 }
 
 export default dag({ id: "bench_chain", description: "${steps} steps in a chain" }, (t) => {
-  t.chain(...Array.from({ length: ${steps} }, (_, i) => t.task("step_" + i, () => fib(10))));
+  t.chain(...Array.from({ length: ${steps} }, (_, i) => t.task("step_" + i, ${timed("fib(10)")})));
 });
 `,
   };
@@ -26,7 +33,7 @@ export function fanoutDag(tasks: number): Record<string, string> {
 
 export default dag({ id: "bench_fanout", maxActiveTasks: ${tasks} }, (t) => {
   const items = t.task("items", () => Array.from({ length: ${tasks} }, (_, i) => i));
-  t.task("each", { expand: { i: items }, maxMapLength: ${tasks} }, () => null);
+  t.task("each", { expand: { i: items }, maxMapLength: ${tasks} }, ${timed("null")});
 });
 `,
   };
@@ -38,7 +45,7 @@ export function triggerDag(): Record<string, string> {
     "bench_trigger.ts": `import { dag } from "gust";
 
 export default dag({ id: "bench_trigger" }, (t) => {
-  t.task("first", () => "started");
+  t.task("first", ${timed('"started"')});
 });
 `,
   };
@@ -50,7 +57,7 @@ export function webhookDag(): Record<string, string> {
     "bench_webhook.ts": `import { dag } from "gust";
 
 export default dag({ id: "bench_webhook", webhook: true }, (t) => {
-  t.task("first", () => "started");
+  t.task("first", ${timed('"started"')});
 });
 `,
   };

@@ -1,8 +1,8 @@
 /**
  * Workload 1, sequential steps: one run of a 40-task chain, each task computing fibonacci(10)
  * (the shape of Windmill's orchestrator benchmark). Total time is from the trigger request to
- * the last task's end; a step gap is from one task's end to the next one's start, as the
- * worker recorded them in `task_try`. Gust runs as `deno task start` does (all roles in one
+ * the last task's end; a step gap is from one task's end to the next one's start, as the tasks
+ * themselves measured them (the peers' jobs measure inside their handlers too). Gust runs as `deno task start` does (all roles in one
  * process), on Postgres and on embedded PGlite; the first run warms the runner and is dropped.
  */
 import type { Db } from "../../db/client.ts";
@@ -16,7 +16,6 @@ import {
   startGust,
   trigger,
   type Triggered,
-  tryTimings,
   waitForDags,
   waitForDagsApi,
   waitHealthy,
@@ -24,6 +23,7 @@ import {
   waitRunDb,
   writeDagFolder,
 } from "../lib/gust.ts";
+import { taskTimings } from "../lib/timings.ts";
 import { chainDag } from "../lib/dags.ts";
 import { runPeers } from "../lib/peers.ts";
 
@@ -81,7 +81,7 @@ async function gustChain(
     db ??= await openEmbedded(home);
     const runs: ChainRun[] = [];
     for (const t of triggered) {
-      runs.push(chainStats(t, await tryTimings(db, "bench_chain", t.runId)));
+      runs.push(chainStats(t, await taskTimings(db, "bench_chain", t.runId)));
     }
     return runs;
   } finally {
@@ -100,7 +100,7 @@ export async function runChain(
   const figures: Figure[] = [];
   const notes = [
     `${o.steps} tasks in a chain, fibonacci(10) each; ${ctx.reps} measured runs after one warm-up run.`,
-    "Total: from the trigger request (`POST /api/v2/dags/bench_chain/dagRuns`) to the last task's end. Gap: one task's end to the next one's start (`task_try`, millisecond resolution).",
+    "Total: from the trigger request (`POST /api/v2/dags/bench_chain/dagRuns`) to the last task's end. Gap: one task's end to the next one's start, both measured inside the tasks' functions, as the peers measure inside their handlers.",
     "Gust: one process with all roles (`deno task start`), worker concurrency 4 (default).",
   ];
   for (const backend of o.backends) {

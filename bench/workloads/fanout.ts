@@ -13,12 +13,12 @@ import {
   type GustProcess,
   startGust,
   trigger,
-  tryTimings,
   waitForDags,
   waitHealthy,
   waitRunDb,
   writeDagFolder,
 } from "../lib/gust.ts";
+import { taskTimings } from "../lib/timings.ts";
 import { fanoutDag } from "../lib/dags.ts";
 import { runPeers } from "../lib/peers.ts";
 import { sampleRss } from "../lib/proc.ts";
@@ -102,7 +102,7 @@ export async function fanoutOnce(c: FanoutCluster, tasks: number): Promise<Fanou
   const state = await waitRunDb(c.database.db, "bench_fanout", t.runId, 900_000, 100);
   const peakRssMb = rss.stop();
   if (state !== "success") throw new Error(`Fan-out run ended ${state}`);
-  const mapped = (await tryTimings(c.database.db, "bench_fanout", t.runId))
+  const mapped = (await taskTimings(c.database.db, "bench_fanout", t.runId))
     .filter((x) => x.taskId === "each");
   if (mapped.length !== tasks) throw new Error(`Expected ${tasks} tries, saw ${mapped.length}`);
   const first = Math.min(...mapped.map((x) => x.start));

@@ -1,6 +1,6 @@
 /**
- * Workload 4, trigger to start: from a request that starts a run to its first task running
- * (`task_try.start_date`, written by the worker when it claims the task). Webhooks do not exist
+ * Workload 4, trigger to start: from a request that starts a run to its first task's function
+ * starting (measured inside the task). Webhooks do not exist
  * yet, so the request is the REST API's `POST /api/v2/dags/{dag_id}/dagRuns`, which is also
  * what `gust dags trigger` sends. Sequential triggers, each after the previous run ended, on a
  * warm Gust (all roles in one process) on Postgres and on PGlite.
@@ -16,7 +16,6 @@ import {
   startGust,
   trigger,
   type Triggered,
-  tryTimings,
   waitForDags,
   waitForDagsApi,
   waitHealthy,
@@ -24,6 +23,7 @@ import {
   waitRunDb,
   writeDagFolder,
 } from "../lib/gust.ts";
+import { taskTimings } from "../lib/timings.ts";
 import { triggerDag, webhookDag } from "../lib/dags.ts";
 import { webhook } from "../lib/gust.ts";
 
@@ -97,7 +97,7 @@ async function measure(
     for (const batch of reps) {
       const rep: number[] = [];
       for (const t of batch) {
-        const [first] = await tryTimings(db, dagId, t.runId);
+        const [first] = await taskTimings(db, dagId, t.runId);
         rep.push(first.start - t.sentAt);
         answers.push(t.answerMs);
       }
@@ -159,7 +159,7 @@ export async function runTrigger(
       vias.has("webhook")
         ? `Request: a signed \`POST /webhooks/bench_webhook\` (X-Gust-Timestamp and X-Gust-Signature, a distinct JSON body each time, rate limit raised for the benchmark); ${o.perRep} sequential requests per repetition, p50 and p95 per repetition.`
         : `Webhooks (\`POST /webhooks/<dag_id>\`) did not answer when this ran, so the request is \`POST /api/v2/dags/bench_trigger/dagRuns\`; ${o.perRep} sequential triggers per repetition, p50 and p95 per repetition.`,
-      "Latency: from just before the request is sent to the first task's start as the worker recorded it (millisecond resolution). Gust: all roles in one process, warm runner.",
+      "Latency: from just before the request is sent to the start of the first task's function, as the task measured it. Gust: all roles in one process, warm runner.",
     ],
     seconds: (performance.now() - started) / 1000,
   };
