@@ -21,7 +21,6 @@ import {
 } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { getDag, getDagVersion } from "../db/dags.ts";
-import { createDagRun } from "../db/runs.ts";
 import {
   type Delivery,
   findDelivery,
@@ -30,8 +29,13 @@ import {
   pruneDeliveries,
   recentWebhookRuns,
 } from "../db/webhook_deliveries.ts";
-import { type PlannedRun, planRun, TriggerError } from "../scheduler/trigger_run.ts";
-import { RUN_CHANGED_CHANNEL } from "../worker/task_worker.ts";
+import {
+  createAndStartRun,
+  type PlannedRun,
+  planRun,
+  TriggerError,
+} from "../scheduler/trigger_run.ts";
+import { RUN_CHANGED_CHANNEL, TASKS_QUEUED_CHANNEL } from "../db/channels.ts";
 import { BodyTooLarge, readLimited } from "./body.ts";
 import type { AppEnv } from "./mod.ts";
 import { verifySignature } from "./webhook_signature.ts";
@@ -133,7 +137,7 @@ async function deliver(
   plan: PlannedRun,
   delivery: Delivery,
   now: Date,
-): Promise<{ runId: string; duplicate: boolean }> {
+): Promise<{ runId: string; duplicate: boolean; started?: boolean; queued?: number }> {
   const dagId = plan.run.dagId;
   const { idempotencyKey: key, signature } = delivery;
   return await db.begin(async (tx) => {
@@ -160,12 +164,12 @@ async function deliver(
         );
       }
     }
-    const run = await createDagRun(tx, plan.run, plan.dag, now);
+    const run = await createAndStartRun(tx, plan.run, plan.dag, now);
     if (!run.created) throw new Error(`Webhook run id ${plan.run.runId} already exists`);
     // The lock makes a conflict here impossible; should one happen, the run is rolled back and
     // the answer is the delivery that won.
     if (!await insertDelivery(tx, dagId, delivery, now)) throw new LostRace();
-    return { runId: plan.run.runId, duplicate: false };
+    return { runId: plan.run.runId, duplicate: false, started: run.started, queued: run.queued };
   }).catch(async (error) => {
     if (!(error instanceof LostRace)) throw error;
     const first = await findDelivery(db.sql, dagId, key, signature);
@@ -244,7 +248,12 @@ export const webhooks = new Hono<AppEnv>()
     };
     const outcome = await deliver(db, settings, plan!, delivery, now);
     if (!outcome.duplicate) await db.notify(RUN_CHANGED_CHANNEL, "webhook").catch(() => {});
-    const state = outcome.duplicate ? await runState(db, dagId, outcome.runId) : "queued";
+    if (outcome.queued) await db.notify(TASKS_QUEUED_CHANNEL, "webhook").catch(() => {});
+    const state = outcome.duplicate
+      ? await runState(db, dagId, outcome.runId)
+      : outcome.started
+      ? "running"
+      : "queued";
     return accepted(dagId, outcome.runId, state, outcome.duplicate);
   })
   .all("/:dag_id", (c) => c.json({ detail: "Method Not Allowed" }, 405, { allow: "POST" }));

@@ -109,7 +109,7 @@ export async function triggerRun(db: Db, r: TriggerRequest): Promise<Triggered> 
   const { run, dag } = await planRun(db, r);
   const { id, created, queued } = await db.begin((tx) =>
     r.start === false
-      ? createDagRun(tx, run, dag, r.now).then((made) => ({ ...made, queued: 0 }))
+      ? createDagRun(tx, run, dag, r.now).then((made) => ({ ...made, started: false, queued: 0 }))
       : createAndStartRun(tx, run, dag, r.now)
   );
   if (queued) await db.notify(TASKS_QUEUED_CHANNEL, "trigger").catch(() => {});
@@ -134,11 +134,12 @@ export async function createAndStartRun(
   run: NewRun,
   dag: SerializedDag,
   now: Date,
-): Promise<{ id: number; created: boolean; queued: number }> {
+): Promise<{ id: number; created: boolean; started: boolean; queued: number }> {
   const made = await createDagRun(tx, run, dag, now);
-  if (!made.created || run.runAfter > now) return { ...made, queued: 0 };
-  if (!(await startRuns(tx, now)).includes(made.id)) return { ...made, queued: 0 };
+  const waiting = { ...made, started: false, queued: 0 };
+  if (!made.created || run.runAfter > now) return waiting;
+  if (!(await startRuns(tx, now)).includes(made.id)) return waiting;
   const locked = await lockRun(tx, made.id);
   if (locked) await evaluateRun(tx, made.id, locked, now);
-  return { ...made, queued: await queueScheduled(tx, now) };
+  return { ...made, started: true, queued: await queueScheduled(tx, now) };
 }
