@@ -5,6 +5,8 @@ import { storeDagVersion } from "../db/dags.ts";
 import { openDb } from "../db/open.ts";
 import { parseDagFolder, type ParsedFile } from "../scheduler/dag_processor.ts";
 import { runToCompletion } from "../scheduler/local_run.ts";
+import { runDagCallbacks } from "../worker/dag_callbacks.ts";
+import type { TaskError } from "../sdk/types.ts";
 import { createTimetable } from "../scheduler/timetable.ts";
 import { type Triggered, TriggerError, triggerRun } from "../scheduler/trigger_run.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
@@ -131,17 +133,42 @@ export async function dagsTest(config: Config, dagId: string, opts: CliOptions):
       onStep: () => printer.diff(db, triggered.dagRunId),
     });
     await printer.diff(db, triggered.dagRunId);
+    const callback = await runCallbackHere(local, config.dagsFolder);
     const summary = await runSummary(db, triggered.dagRunId);
-    if (opts.json) printJson({ dag_id: dagId, run_id: triggered.runId, state, tasks: summary });
-    else console.log(`\nRun ${triggered.runId} of ${dagId}: ${state}`);
+    if (opts.json) {
+      printJson({ dag_id: dagId, run_id: triggered.runId, state, tasks: summary, callback });
+    } else {
+      if (callback) {
+        console.log(`\n${callback.name}:${callback.log ? `\n${callback.log}` : " (no output)"}`);
+        if (callback.error) console.log(`${callback.name} failed: ${callback.error.message}`);
+      }
+      console.log(`\nRun ${triggered.runId} of ${dagId}: ${state}`);
+    }
     return state === "success" ? 0 : 1;
   } finally {
     await local.close();
   }
 }
 
+/** Runs the DAG's callback for the run that just ended, as a worker would; null when it has none. */
+async function runCallbackHere(
+  local: LocalRun,
+  dagsFolder: string,
+): Promise<{ name: string; log: string; error: TaskError | null } | null> {
+  await runDagCallbacks({ db: local.db, runners: local.runners, dagsFolder, workerId: "cli" });
+  const [row] = await local.db.sql<{ state: string; log: string | null; error: TaskError | null }>`
+    SELECT state, log, error FROM dag_callback WHERE dag_run_id = ${local.triggered.dagRunId}`;
+  if (!row) return null;
+  return {
+    name: row.state === "success" ? "onSuccess" : "onFailure",
+    log: row.log ?? "",
+    error: row.error,
+  };
+}
+
 export interface LocalRun {
   db: Db;
+  runners: RunnerPool;
   worker: TaskWorker;
   printer: RunPrinter;
   triggered: Triggered;
@@ -206,7 +233,7 @@ export async function startLocalRun(
     }).catch((error) => {
       throw error instanceof TriggerError ? new UsageError(error.message) : error;
     });
-    return { db, worker, printer, triggered, close };
+    return { db, runners, worker, printer, triggered, close };
   } catch (error) {
     await close();
     throw error;

@@ -17,6 +17,17 @@ export async function queueTasks(db: Db, now: Date, limit = 1024): Promise<numbe
 /** Queues what may be queued, in the caller's transaction; returns how many. */
 export async function queueScheduled(tx: Sql, now: Date, limit = 1024): Promise<number> {
   await tx`SELECT pg_advisory_xact_lock(${QUEUE_LOCK})`;
+  const pools = new Map<string, number>();
+  for (
+    const p of await tx<{ name: string; free: number }>`
+    SELECT p.name, CASE WHEN p.slots < 0 THEN 2147483647
+      ELSE p.slots - COALESCE(sum(ti.pool_slots), 0) END AS free
+    FROM pool p LEFT JOIN task_instance ti ON ti.pool = p.name AND ti.state IN ('queued', 'running')
+    GROUP BY p.name, p.slots`
+  ) pools.set(p.name, Number(p.free));
+  // Only pools with a free slot, and tasks in pools that do not exist (to fail them): when every
+  // pool is full, as during a large fan-out, a pass costs this and the aggregate above.
+  const open = [...pools].filter(([, free]) => free > 0).map(([name]) => name);
   const candidates = await tx<
     { id: number; dagId: string; pool: string; poolSlots: number; maxActiveTasks: number }
   >`
@@ -27,18 +38,11 @@ export async function queueScheduled(tx: Sql, now: Date, limit = 1024): Promise<
       JOIN dag_version v ON v.id = r.dag_version_id
       JOIN dag d ON d.dag_id = ti.dag_id
     WHERE ti.state = 'scheduled' AND NOT d.is_paused
+      AND (ti.pool = ANY(${open}) OR NOT EXISTS (SELECT 1 FROM pool p WHERE p.name = ti.pool))
     ORDER BY ti.priority_weight DESC, ti.id
     LIMIT ${limit}`;
   if (candidates.length === 0) return 0;
   const dagIds = [...new Set(candidates.map((c) => c.dagId))];
-  const pools = new Map<string, number>();
-  for (
-    const p of await tx<{ name: string; free: number }>`
-    SELECT p.name, CASE WHEN p.slots < 0 THEN 2147483647
-      ELSE p.slots - COALESCE(sum(ti.pool_slots), 0) END AS free
-    FROM pool p LEFT JOIN task_instance ti ON ti.pool = p.name AND ti.state IN ('queued', 'running')
-    GROUP BY p.name, p.slots`
-  ) pools.set(p.name, Number(p.free));
   const active = new Map<string, number>();
   for (
     const a of await tx<{ dagId: string; n: number }>`

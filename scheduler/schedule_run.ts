@@ -7,6 +7,7 @@
  */
 import type { Db, Sql } from "../db/client.ts";
 import { getDagVersion } from "../db/dags.ts";
+import { enqueueDagCallback } from "../db/dag_callbacks.ts";
 import { takeRunChanges } from "../db/run_changes.ts";
 import { applyChanges, expandMapped, loadResults, loadRunTis } from "../db/task_instances.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
@@ -85,6 +86,9 @@ export async function evaluateRun(
   const scheduled = decisions.changes.filter((c) => c.to === "scheduled").length +
     decisions.expansions.reduce((n, e) => n + e.count, 0);
   const finished = ended.length ? decisions.runState : null;
+  if (finished && dag.callbacks[finished === "success" ? "success" : "failure"]) {
+    await enqueueDagCallback(tx, dagRunId, finished, now);
+  }
   return {
     dagRunId,
     dagId: run.dagId,

@@ -25,6 +25,7 @@ export interface SchedulerServiceOptions {
 }
 
 const POSTPONED_RETRY_MS = 50;
+const MIN_PASS_GAP_MS = 5;
 
 export class SchedulerService {
   private stopped = false;
@@ -74,7 +75,12 @@ export class SchedulerService {
   private async schedulingLoop(): Promise<void> {
     const scheduler = new Scheduler(this.o.db, this.clock);
     let lastHousekeeping = 0;
+    let passStarted = -Infinity;
     while (!this.stopped) {
+      // Pokes come with every batch of finished tries; a burst of them makes one pass, not many.
+      const since = performance.now() - passStarted;
+      if (since < MIN_PASS_GAP_MS) await new Promise((r) => setTimeout(r, MIN_PASS_GAP_MS - since));
+      passStarted = performance.now();
       this.pending = false;
       let sleepMs = this.o.pollIntervalMs ?? 1000;
       try {

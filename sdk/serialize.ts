@@ -65,6 +65,11 @@ export interface SerializedDag {
    */
   webhook?: { secretEnv: string | null } | null;
   callbacks: { success: boolean; failure: boolean };
+  /**
+   * What the DAG's own callbacks may do: the permissions of its `defaults`. Absent in versions
+   * stored before DAG callbacks ran: read it as none.
+   */
+  callbackPermissions?: Permissions;
   groups: string[];
   tasks: SerializedTask[];
 }
@@ -141,6 +146,7 @@ export function serializeDag(dag: Dag): SerializedDag {
       success: typeof o.onSuccess === "function",
       failure: typeof o.onFailure === "function",
     },
+    callbackPermissions: o.defaults?.permissions ?? {},
     groups: [...dag.groups.keys()],
     tasks,
   };

@@ -26,7 +26,10 @@ export default dag({
 `,
   "failing.ts": `
 import { dag } from "gust";
-export const failing = dag({ id: "cli_failing" }, (t) => {
+export const failing = dag({
+  id: "cli_failing",
+  onFailure: (ctx) => console.log("told someone: " + ctx.state),
+}, (t) => {
   const boom = t.task("boom", () => { throw new Error("kaboom"); });
   t.task("after", { dependsOn: [boom] }, () => 1);
 });
@@ -127,8 +130,11 @@ Deno.test({
       assert.equal(body.state, "failed");
       assert.equal(body.tasks.boom.state, "failed");
       assert.equal(body.tasks.after.state, "upstream_failed");
+      assert.equal(body.callback.name, "onFailure");
+      assert.match(body.callback.log, /told someone: failed/);
       const text = await gust(env, "dags", "test", "cli_failing");
       assert.match(text.stdout, /boom \| Error: kaboom/);
+      assert.match(text.stdout, /onFailure:\n.*told someone: failed/);
     });
 
     await t.step("bad input exits 2 and names the cause", async () => {

@@ -6,6 +6,10 @@ import { Waker } from "../scheduler/service.ts";
 import { TASKS_QUEUED_CHANNEL } from "../db/channels.ts";
 import { RunnerPool } from "./runner_pool.ts";
 import { TaskWorker, type TaskWorkerOptions } from "./task_worker.ts";
+import { runDagCallbacks } from "./dag_callbacks.ts";
+
+/** How often a worker looks for DAG callbacks to run. */
+const CALLBACK_POLL_MS = 1000;
 
 export interface WorkerServiceOptions extends Omit<TaskWorkerOptions, "runners"> {
   runnerMemoryMb: number;
@@ -21,6 +25,7 @@ export class WorkerService {
   private claiming = true;
   private loop: Promise<void> | null = null;
   private unlisten: (() => Promise<void>) | null = null;
+  private callbacks: Promise<void> | null = null;
 
   constructor(private readonly o: WorkerServiceOptions) {
     this.runners = new RunnerPool({
@@ -45,6 +50,7 @@ export class WorkerService {
   }
 
   private async run(): Promise<void> {
+    let callbacksChecked = 0;
     while (this.claiming) {
       let claimed = 0;
       try {
@@ -52,7 +58,26 @@ export class WorkerService {
       } catch (error) {
         this.o.log?.(`Claiming tasks failed: ${(error as Error).message}`);
       }
+      if (Date.now() - callbacksChecked >= CALLBACK_POLL_MS) {
+        callbacksChecked = Date.now();
+        this.callbacks ??= this.runCallbacks().finally(() => (this.callbacks = null));
+      }
       if (this.claiming && claimed === 0) await this.waker.sleep(this.o.pollIntervalMs ?? 1000);
+    }
+  }
+
+  /** DAG callbacks run beside the tasks, one at a time, in their own runners. */
+  private async runCallbacks(): Promise<void> {
+    try {
+      await runDagCallbacks({
+        db: this.o.db,
+        runners: this.runners,
+        dagsFolder: this.o.dagsFolder,
+        workerId: this.o.workerId,
+        clock: this.o.clock,
+      });
+    } catch (error) {
+      this.o.log?.(`Running DAG callbacks failed: ${(error as Error).message}`);
     }
   }
 
@@ -63,6 +88,7 @@ export class WorkerService {
     this.waker.wake();
     await this.unlisten?.();
     await this.loop;
+    await this.callbacks;
     const finished = await Promise.race([
       this.worker.drain().then(() => true),
       new Promise<false>((r) => setTimeout(() => r(false), graceMs)),
