@@ -21,7 +21,7 @@ import { getDagVersion } from "../db/dags.ts";
 import { recordRunChanges } from "../db/run_changes.ts";
 import { type ClaimedTi, claimTasks } from "../db/task_instances.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
-import { evaluateRun, lockRun, type RunOutcome } from "../scheduler/schedule_run.ts";
+import { evaluateRun, lockRun } from "../scheduler/schedule_run.ts";
 import type { TaskState } from "../scheduler/states.ts";
 
 /**
@@ -48,8 +48,6 @@ export interface CommitResult {
   /** The state written per task instance id; absent when the worker had lost the lease. */
   states: Map<number, TaskState>;
   claimed: ClaimedTi[];
-  /** Runs this batch finished. */
-  ended: RunOutcome[];
 }
 
 /** Commits one batch; `claimLimit` is how many queued tasks the worker can take on now. */
@@ -82,11 +80,7 @@ export async function commitBatch(
       scheduler: runs.left.length > 0 || runs.scheduled > transferred,
       workers: transferred > claimed.length,
     };
-    return {
-      states: new Map(finished.map((f) => [f.id, f.state])),
-      claimed,
-      ended: runs.ended,
-    };
+    return { states: new Map(finished.map((f) => [f.id, f.state])), claimed };
   });
   // After the commit, so that whoever wakes sees the changes.
   if (wake.scheduler) await o.db.notify(RUN_CHANGED_CHANNEL, "").catch(() => {});
@@ -103,10 +97,9 @@ async function moveRunsForward(
   finished: FinishedTry[],
   batch: Completion[],
   now: Date,
-): Promise<{ left: number[]; scheduled: number; ended: RunOutcome[] }> {
+): Promise<{ left: number[]; scheduled: number }> {
   const versionOf = new Map(batch.map((c) => [c.ti.dagRunId, c.ti.dagVersionId]));
   const left: number[] = [];
-  const ended: RunOutcome[] = [];
   let scheduled = 0;
   for (const dagRunId of new Set(finished.map((f) => f.dagRunId))) {
     const { serialized } = await getDagVersion(tx, versionOf.get(dagRunId)!);
@@ -115,12 +108,10 @@ async function moveRunsForward(
       left.push(dagRunId);
       continue;
     }
-    const outcome = await evaluateRun(tx, dagRunId, run, now);
-    scheduled += outcome.scheduled;
-    if (outcome.finished) ended.push(outcome);
+    scheduled += (await evaluateRun(tx, dagRunId, run, now)).scheduled;
   }
   await recordRunChanges(tx, left);
-  return { left, scheduled, ended };
+  return { left, scheduled };
 }
 
 function isNarrow(dag: SerializedDag): boolean {
@@ -138,7 +129,6 @@ export interface CompletionQueueOptions extends CommitOptions {
   reserveSlots: () => number;
   /** Gives back the reservation, with the tasks claimed into it. */
   onClaimed: (reserved: number, claimed: ClaimedTi[]) => void;
-  onEnded?: (runs: RunOutcome[]) => void;
   log?: (message: string) => void;
 }
 
@@ -165,11 +155,11 @@ export class CompletionQueue {
     try {
       while (this.pending.length) {
         const batch = this.pending.splice(0, MAX_BATCH);
-        try {
-          const states = await this.commit(batch.map((p) => p.completion));
-          for (const p of batch) p.resolve(states.get(p.completion.ti.id) ?? null);
-        } catch (error) {
-          for (const p of batch) p.reject(error);
+        const outcomes = await this.commit(batch.map((p) => p.completion));
+        for (const p of batch) {
+          const outcome = outcomes.get(p.completion.ti.id);
+          if (outcome instanceof Error) p.reject(outcome);
+          else p.resolve(outcome ?? null);
         }
       }
     } finally {
@@ -177,30 +167,30 @@ export class CompletionQueue {
     }
   }
 
-  /** Commits a batch, retrying transient errors; a batch that fails otherwise goes one by one. */
-  private async commit(batch: Completion[]): Promise<Map<number, TaskState>> {
+  /**
+   * Commits a batch and answers, per task instance, the state written or the error that kept it
+   * from being recorded. Transient errors (a restarting database) are retried; any other sends the
+   * batch through one by one, so that an outcome the database refuses fails only its own try.
+   */
+  private async commit(batch: Completion[]): Promise<Map<number, TaskState | Error>> {
     for (let attempt = 0;; attempt++) {
       try {
         return await this.commitOnce(batch);
       } catch (error) {
-        if (isTransientDbError(error) && attempt < RETRY_DELAYS_MS.length) {
-          this.o.log?.(
-            `Recording ${batch.length} finished tries failed (${
-              (error as Error).message
-            }); retrying`,
-          );
+        const transient = isTransientDbError(error);
+        if (transient && attempt < RETRY_DELAYS_MS.length) {
+          const message = (error as Error).message;
+          this.o.log?.(`Recording ${batch.length} finished tries failed (${message}); retrying`);
           await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
           continue;
         }
-        if (batch.length === 1 && !isTransientDbError(error)) {
-          return await this.unstorable(batch[0], error);
-        }
-        if (batch.length === 1) throw error;
-        const states = new Map<number, TaskState>();
+        if (transient) return new Map(batch.map((c) => [c.ti.id, error as Error]));
+        if (batch.length === 1) return await this.unstorable(batch[0], error as Error);
+        const outcomes = new Map<number, TaskState | Error>();
         for (const one of batch) {
-          for (const [id, state] of await this.commit([one])) states.set(id, state);
+          for (const [id, outcome] of await this.commit([one])) outcomes.set(id, outcome);
         }
-        return states;
+        return outcomes;
       }
     }
   }
@@ -211,7 +201,6 @@ export class CompletionQueue {
     try {
       const result = await commitBatch(this.o, batch, reserved);
       claimed = result.claimed;
-      if (result.ended.length) this.o.onEnded?.(result.ended);
       return result.states;
     } finally {
       this.o.onClaimed(reserved, claimed);
@@ -222,17 +211,21 @@ export class CompletionQueue {
    * The database refused this outcome itself (a result jsonb cannot hold, such as a string with
    * \u0000): fail the try with the reason, rather than leave it to expire as a lost worker's.
    */
-  private async unstorable(c: Completion, error: unknown): Promise<Map<number, TaskState>> {
-    if (c.outcome.resultJson === undefined) throw error;
-    const message = `The task's result could not be stored: ${(error as Error).message}`;
-    return await this.commitOnce([{
-      ti: c.ti,
-      outcome: {
-        id: c.outcome.id,
-        tryNumber: c.outcome.tryNumber,
-        endedAt: c.outcome.endedAt,
-        error: { name: "ResultNotStored", message },
-      },
-    }]);
+  private async unstorable(c: Completion, error: Error): Promise<Map<number, TaskState | Error>> {
+    if (c.outcome.resultJson === undefined) return new Map([[c.ti.id, error]]);
+    const message = `The task's result could not be stored: ${error.message}`;
+    try {
+      return await this.commitOnce([{
+        ti: c.ti,
+        outcome: {
+          id: c.outcome.id,
+          tryNumber: c.outcome.tryNumber,
+          endedAt: c.outcome.endedAt,
+          error: { name: "ResultNotStored", message },
+        },
+      }]);
+    } catch (second) {
+      return new Map([[c.ti.id, second as Error]]);
+    }
   }
 }

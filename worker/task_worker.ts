@@ -20,7 +20,6 @@ import {
 import type { SerializedDag, SerializedTask } from "../sdk/serialize.ts";
 import type { TaskError } from "../sdk/types.ts";
 import { branchTargets } from "../scheduler/decide.ts";
-import type { RunOutcome as RunEnded } from "../scheduler/schedule_run.ts";
 import type { TaskState } from "../scheduler/states.ts";
 import { CompletionQueue } from "./completion.ts";
 import type { WireContext } from "./protocol.ts";
@@ -40,8 +39,6 @@ export interface TaskWorkerOptions {
   maxResultBytes: number;
   clock?: () => Date;
   onEvent?: (event: WorkerEvent) => void;
-  /** Runs that the worker finished while recording its tasks' outcomes. */
-  onRunsEnded?: (runs: RunEnded[]) => void;
   log?: (message: string) => void;
 }
 
@@ -85,7 +82,6 @@ export class TaskWorker {
         this.reserved -= reserved;
         for (const ti of claimed) this.start(ti);
       },
-      onEnded: o.onRunsEnded,
     });
   }
 
