@@ -119,6 +119,25 @@ export async function loadExpandElements(
   }));
 }
 
+/**
+ * The elements of single-key mapped instances in one query: `value -> index` of each one's source
+ * result. Instances whose source has no stored result are absent from the answer.
+ */
+export async function loadMappedElements(
+  sql: Sql,
+  items: { id: number; dagRunId: number; sourceTask: string; index: number }[],
+): Promise<Map<number, unknown>> {
+  if (items.length === 0) return new Map();
+  const rows = await sql<{ id: number; element: unknown }>`
+    SELECT c.id, x.value -> c.idx AS element
+    FROM unnest(${items.map((i) => i.id)}::int[], ${items.map((i) => i.dagRunId)}::int[],
+      ${items.map((i) => i.sourceTask)}::text[], ${items.map((i) => i.index)}::int[])
+      AS c(id, run_id, task_id, idx)
+    JOIN task_instance s ON s.dag_run_id = c.run_id AND s.task_id = c.task_id AND s.map_index = -1
+    JOIN xcom x ON x.ti_id = s.id AND x.key = 'return_value'`;
+  return new Map(rows.map((r) => [r.id, r.element]));
+}
+
 /** The index into each list of a cross product: the last key varies fastest, as in Airflow. */
 function crossProductIndexes(
   mapIndex: number,

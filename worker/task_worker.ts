@@ -8,20 +8,14 @@
 import type { Db } from "../db/client.ts";
 import { getDagVersion, getDagVersionSource } from "../db/dags.ts";
 import { dagFileFor } from "./dag_files.ts";
-import { insertLogs, type LogRow } from "../db/logs.ts";
-import {
-  type ClaimedTi,
-  claimTasks,
-  loadExpandElements,
-  loadResults,
-  releaseTry,
-  renewLeases,
-} from "../db/task_instances.ts";
-import type { SerializedDag, SerializedTask } from "../sdk/serialize.ts";
+import { type ClaimedTi, claimTasks, releaseTry, renewLeases } from "../db/task_instances.ts";
+import type { SerializedTask } from "../sdk/serialize.ts";
 import type { TaskError } from "../sdk/types.ts";
-import { branchTargets } from "../scheduler/decide.ts";
 import type { TaskState } from "../scheduler/states.ts";
 import { CompletionQueue } from "./completion.ts";
+import { InputLoader } from "./task_inputs.ts";
+import { LogBuffer } from "./log_buffer.ts";
+import { checkResult, failure } from "./task_results.ts";
 import type { WireContext } from "./protocol.ts";
 import type { LogLine, RunnerPool, RunOutcome } from "./runner_pool.ts";
 
@@ -71,16 +65,18 @@ export class TaskWorker {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private readonly clock: () => Date;
   private readonly completions: CompletionQueue;
+  private readonly inputs: InputLoader;
 
   constructor(private readonly o: TaskWorkerOptions) {
     this.clock = o.clock ?? (() => new Date());
+    this.inputs = new InputLoader(o.db.sql);
     this.completions = new CompletionQueue({
       ...o,
       clock: this.clock,
       reserveSlots: () => this.reserveSlots(),
       onClaimed: (reserved, claimed) => {
         this.reserved -= reserved;
-        for (const ti of claimed) this.start(ti);
+        this.startAll(claimed);
       },
     });
   }
@@ -106,7 +102,7 @@ export class TaskWorker {
     } finally {
       this.reserved -= limit;
     }
-    for (const ti of claimed) this.start(ti);
+    this.startAll(claimed);
     return claimed.length;
   }
 
@@ -123,6 +119,11 @@ export class TaskWorker {
   /** Claims nothing more, here or when recording outcomes (the first stage of a shutdown). */
   stopClaiming(): void {
     this.accepting = false;
+  }
+
+  private startAll(claimed: ClaimedTi[]): void {
+    if (!this.handingBack) this.inputs.prefetch(claimed);
+    for (const ti of claimed) this.start(ti);
   }
 
   private start(ti: ClaimedTi): void {
@@ -211,7 +212,7 @@ export class TaskWorker {
         `Task "${ti.taskId}" is not in version ${version.versionNumber} of the DAG`,
       );
     } else {
-      const { input, upstream } = await this.loadInputs(ti, task, version.serialized);
+      const { input, upstream } = await this.inputs.load(ti, task, version.serialized);
       const context = wireContext(ti, upstream);
       const willRetry = ti.tryNumber <= ti.maxTries;
       // The run's own version of the DAG file, even if the file changed since it started.
@@ -277,44 +278,6 @@ export class TaskWorker {
     });
   }
 
-  /**
-   * The task's named inputs and the upstream results its context shows. A mapped instance gets
-   * its own elements of the lists it maps over, and those lists are left out of its upstream.
-   */
-  private async loadInputs(
-    ti: ClaimedTi,
-    task: SerializedTask,
-    dag: SerializedDag,
-  ): Promise<{ input: Record<string, unknown>; upstream: Map<string, unknown> }> {
-    let elements: Record<string, unknown> | null = null;
-    if (task.expand && ti.mapIndex >= 0) {
-      const mapped = new Set(dag.tasks.filter((t) => t.expand).map((t) => t.taskId));
-      elements = await loadExpandElements(
-        this.o.db.sql,
-        ti.dagRunId,
-        ti.mapIndex,
-        task.expand,
-        task.expandOrder ?? undefined,
-        mapped,
-      );
-    }
-    // A list mapped over is not read again, unless an input names it too.
-    const named = new Set(Object.values(task.inputs));
-    const sources = new Set(
-      elements
-        ? Object.values(task.expand!).flatMap((
-          s,
-        ) => ("task" in s && !named.has(s.task) ? [s.task] : []))
-        : [],
-    );
-    const upstream = await loadResults(
-      this.o.db.sql,
-      ti.dagRunId,
-      task.upstream.filter((id) => !sources.has(id)),
-    );
-    return { input: { ...taskInput(task, upstream), ...elements }, upstream };
-  }
-
   private async runCallback(
     file: string,
     version: string,
@@ -333,10 +296,6 @@ export class TaskWorker {
   }
 }
 
-function failure(message: string): RunOutcome {
-  return { ok: false, reason: "error", error: { name: "Error", message } };
-}
-
 function wireContext(ti: ClaimedTi, upstream: Map<string, unknown>): WireContext {
   return {
     dagId: ti.dagId,
@@ -352,82 +311,4 @@ function wireContext(ti: ClaimedTi, upstream: Map<string, unknown>): WireContext
     conf: ti.conf,
     upstream: Object.fromEntries(upstream),
   };
-}
-
-/**
- * The function's named inputs. A mapped instance's elements are added by the runner, which
- * knows the order of the expand keys (see `mappedInput` in runner_main.ts).
- */
-export function taskInput(
-  task: SerializedTask,
-  results: Map<string, unknown>,
-): Record<string, unknown> {
-  const input: Record<string, unknown> = {};
-  for (const [name, taskId] of Object.entries(task.inputs)) {
-    input[name] = results.get(taskId) ?? null;
-  }
-  return input;
-}
-
-/** Branch results must name downstream tasks; mapping sources must return a short enough array. */
-function checkResult(dag: SerializedDag, task: SerializedTask, json: string): RunOutcome {
-  const value = JSON.parse(json);
-  if (task.kind === "branch") {
-    const unknown = branchTargets(value).filter((id) =>
-      !task.downstream.includes(id) &&
-      !task.downstream.some((d) => d.startsWith(`${id}.`) && dag.groups.includes(id))
-    );
-    if (unknown.length) {
-      return failure(
-        `Branch "${task.taskId}" returned ${
-          unknown.map((u) => `"${u}"`).join(", ")
-        }, which is not directly downstream (downstream: ${task.downstream.join(", ") || "none"})`,
-      );
-    }
-  }
-  for (const consumer of dag.tasks) {
-    const uses = Object.values(consumer.expand ?? {}).some((s) =>
-      "task" in s && s.task === task.taskId
-    );
-    if (!uses) continue;
-    if (!Array.isArray(value)) {
-      return failure(
-        `Task "${consumer.taskId}" maps over the result of "${task.taskId}", which must be an array, not ${
-          value === null ? "null" : typeof value
-        }`,
-      );
-    }
-    if (value.length > consumer.maxMapLength) {
-      return failure(
-        `Task "${consumer.taskId}" would expand to ${value.length} instances, over its maxMapLength of ${consumer.maxMapLength}`,
-      );
-    }
-  }
-  return { ok: true, json };
-}
-
-/** Collects a try's log lines and writes them in batches, at most every 100 ms. */
-class LogBuffer {
-  private rows: LogRow[] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private writing: Promise<void> = Promise.resolve();
-
-  constructor(private readonly db: Db, private readonly ti: ClaimedTi) {}
-
-  push(line: LogLine): void {
-    this.rows.push({ tiId: this.ti.id, tryNumber: this.ti.tryNumber, ...line });
-    if (this.rows.length >= 500) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), 100);
-  }
-
-  flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.rows;
-    this.rows = [];
-    this.writing = this.writing.then(() => insertLogs(this.db.sql, batch)).catch((error) =>
-      console.error(`Could not store ${batch.length} log lines:`, (error as Error).message)
-    );
-    return this.writing;
-  }
 }
