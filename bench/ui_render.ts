@@ -7,8 +7,12 @@
  *   deno run -A bench/ui_render.ts                      # embedded PGlite
  *   DATABASE_URL=postgres://... deno run -A bench/ui_render.ts   # a scratch Postgres database
  *
- * Prints the median and the 95th percentile of 30 requests per page, after 3 warm-up requests.
+ * Prints the median and the 95th percentile of 30 requests per page, after 3 warm-up requests,
+ * and the size of the answer. `--only <text>` times only the pages whose name contains it,
+ * `--n <count>` sets the number of timed requests, `--gzip` asks for compression as a browser
+ * does.
  */
+import { parseArgs } from "node:util";
 import { json } from "../db/client.ts";
 import { insertLogs } from "../db/logs.ts";
 import { openDb } from "../db/open.ts";
@@ -125,17 +129,28 @@ const pages: [string, string, Record<string, string>?][] = [
   ["log tail fragment", `${urls.tiAction("big", lastRun, "group_0.task_00", "log")}?try=1&after=0`],
 ];
 
+const { values: opt } = parseArgs({
+  args: Deno.args,
+  options: {
+    only: { type: "string" },
+    n: { type: "string", default: "30" },
+    gzip: { type: "boolean", default: false },
+  },
+});
+const n = Number(opt.n);
 console.log("page | median ms | p95 ms | KiB");
-for (const [name, path, headers] of pages) {
+for (const [name, path, extra] of pages) {
+  if (opt.only && !name.includes(opt.only)) continue;
+  const headers = { ...extra, ...(opt.gzip ? { "Accept-Encoding": "gzip" } : {}) };
   const times: number[] = [];
   let size = 0;
-  for (let i = 0; i < 33; i++) {
+  for (let i = 0; i < n + 3; i++) {
     const t0 = performance.now();
     const res = await app.request(path, { headers });
-    const body = await res.text();
+    const body = await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
     if (i >= 3) times.push(performance.now() - t0);
-    size = body.length;
+    size = body.byteLength;
   }
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
