@@ -17,9 +17,9 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { gzipSync } from "node:zlib";
-import type { Sql } from "../../db/client.ts";
 import type { AppEnv } from "../mod.ts";
 import { type UiContext, wantsFragment } from "./common.tsx";
+import { type Page, pageStore } from "./page_cache.ts";
 
 /**
  * What a page shows for the session asking, beyond the data: nothing yet. Once pages depend on
@@ -38,19 +38,31 @@ const BOOT = crypto.randomUUID();
 const VARY = "HX-Request, HX-History-Restore-Request, Accept-Encoding";
 const CACHE_CONTROL = "private, no-cache";
 
+/** A change marker with its digest, computed once for all the requests that share its read. */
+export interface Marked<M> {
+  value: M;
+  digest: string;
+}
+
+export async function marked<M>(value: M | null): Promise<Marked<M> | null> {
+  return value === null ? null : { value, digest: await digest(JSON.stringify(value)) };
+}
+
 /**
  * Middleware for a GET route: `read` gives the page's change marker (null: let the route answer,
  * as it does for a DAG that does not exist), then the answer comes as described above. The route
- * renders only when it must, and can read the marker with `markerOf`.
+ * renders only when it must, once for all the requests that want the same new page, and can read
+ * the marker with `markerOf`.
  */
 export function conditional<M>(
-  read: (c: UiContext) => Promise<M | null>,
+  read: (c: UiContext) => Promise<Marked<M> | null>,
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const marker = await read(c);
     if (marker === null) return await next();
-    markers.set(c, marker);
-    const etag = await etagOf([BOOT, c.req.url, wantsFragment(c), pageVary(c), marker]);
+    markers.set(c, marker.value);
+    const variant = JSON.stringify([BOOT, c.req.url, wantsFragment(c), pageVary(c)]);
+    const etag = `W/"${marker.digest}.${await variantDigest(variant)}"`;
     const headers: Record<string, string> = {
       ETag: etag,
       "Cache-Control": CACHE_CONTROL,
@@ -60,13 +72,21 @@ export function conditional<M>(
       c.res = c.body(null, 304, headers);
       return;
     }
-    const cache = cacheOf(c.get("deps").db.sql);
-    let page = cache.get(etag);
+    const store = pageStore(c.get("deps").db.sql);
+    let page = store.pages.get(etag) ?? null;
+    const pending = page ? undefined : store.rendering.get(etag);
+    if (pending) page = await pending;
     if (!page) {
-      await next();
-      if (c.res.status !== 200) return;
-      page = { body: new TextEncoder().encode(await c.res.text()), gzip: null };
-      cache.set(etag, page);
+      // No await from the lookup to here, so no other request can start the same render.
+      const rendering = render(c, next);
+      store.rendering.set(etag, rendering);
+      try {
+        page = await rendering;
+      } finally {
+        if (store.rendering.get(etag) === rendering) store.rendering.delete(etag);
+      }
+      if (!page) return; // the route's own answer, not a page to keep, stands
+      store.pages.set(etag, page);
       c.res = undefined; // the answer below replaces the route's, headers and all
     }
     headers["Content-Type"] = "text/html; charset=UTF-8";
@@ -76,11 +96,17 @@ export function conditional<M>(
     }
     if (!page.gzip) {
       page.gzip = new Uint8Array(gzipSync(page.body));
-      cache.set(etag, page);
+      store.pages.set(etag, page);
     }
     headers["Content-Encoding"] = "gzip";
     c.res = c.body(page.gzip, 200, headers);
   };
+}
+
+async function render(c: UiContext, next: () => Promise<void>): Promise<Page | null> {
+  await next();
+  if (c.res.status !== 200) return null;
+  return { body: new TextEncoder().encode(await c.res.text()), gzip: null };
 }
 
 const markers = new WeakMap<UiContext, unknown>();
@@ -90,13 +116,23 @@ export function markerOf<M>(c: UiContext): M | null {
   return (markers.get(c) as M | undefined) ?? null;
 }
 
-async function etagOf(parts: unknown[]): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(JSON.stringify(parts)),
-  );
-  const bytes = new Uint8Array(digest, 0, 16);
-  return `W/"${btoa(String.fromCharCode(...bytes)).replace(/=+$/, "")}"`;
+/** 128 bits of SHA-256, base64: collisions would confirm or serve another page. */
+async function digest(text: string): Promise<string> {
+  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return btoa(String.fromCharCode(...new Uint8Array(hash, 0, 16))).replace(/=+$/, "");
+}
+
+// The few addresses and sessions that ask again and again, hashed once each.
+const variants = new Map<string, string>();
+
+async function variantDigest(variant: string): Promise<string> {
+  let hash = variants.get(variant);
+  if (hash === undefined) {
+    hash = await digest(variant);
+    if (variants.size >= 1000) variants.delete(variants.keys().next().value!);
+    variants.set(variant, hash);
+  }
+  return hash;
 }
 
 /** `If-None-Match` compares weakly: `W/` is ignored on both sides. */
@@ -119,59 +155,4 @@ export function acceptsGzip(header: string | undefined): boolean {
     if (name === "*") wildcard = allowed;
   }
   return wildcard;
-}
-
-interface Page {
-  body: Uint8Array<ArrayBuffer>;
-  gzip: Uint8Array<ArrayBuffer> | null;
-}
-
-/**
- * The pages rendered lately, least recently used first out. Bounded in bytes: a grid of 200 ×
- * 25 cells is about 250 KB of HTML and 20 KB gzipped, so the default keeps about a hundred.
- */
-export class PageCache {
-  #pages = new Map<string, Page>();
-  #bytes = 0;
-
-  constructor(readonly maxBytes = 32 * 1024 * 1024) {}
-
-  get(key: string): Page | undefined {
-    const page = this.#pages.get(key);
-    if (page) {
-      this.#pages.delete(key);
-      this.#pages.set(key, page);
-    }
-    return page;
-  }
-
-  set(key: string, page: Page): void {
-    const old = this.#pages.get(key);
-    if (old) this.#bytes -= size(old);
-    this.#pages.delete(key);
-    this.#pages.set(key, page);
-    this.#bytes += size(page);
-    for (const [oldest, p] of this.#pages) {
-      if (this.#bytes <= this.maxBytes || oldest === key) break;
-      this.#pages.delete(oldest);
-      this.#bytes -= size(p);
-    }
-  }
-
-  get bytes(): number {
-    return this.#bytes;
-  }
-}
-
-function size(page: Page): number {
-  return page.body.byteLength + (page.gzip?.byteLength ?? 0);
-}
-
-// Per database (the memo map a database and its transactions share): a test process opens many.
-const caches = new WeakMap<Map<string, unknown>, PageCache>();
-
-function cacheOf(sql: Sql): PageCache {
-  let cache = caches.get(sql.cache);
-  if (!cache) caches.set(sql.cache, cache = new PageCache());
-  return cache;
 }

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { acceptsGzip, matches, PageCache } from "./cache.ts";
+import { Hono } from "hono";
+import type { AppDeps, AppEnv } from "../mod.ts";
+import { acceptsGzip, conditional, marked, matches } from "./cache.ts";
+import { PageCache } from "./page_cache.ts";
 
 Deno.test("If-None-Match matches weakly, in a list, or as *", () => {
   const etag = 'W/"abc"';
@@ -37,4 +40,47 @@ Deno.test("the page cache keeps to its bytes, least recently used out first", ()
   cache.set("huge", page(500));
   assert.ok(cache.get("huge"), "a page larger than the cache stays, alone");
   assert.equal(cache.bytes, 500);
+});
+
+/** A one-route app behind `conditional`, whose marker and answer the test sets. */
+function probe() {
+  const state = { marker: "m1", status: 200 as 200 | 404, renders: 0 };
+  const deps = { db: { sql: { cache: new Map() } } } as unknown as AppDeps;
+  const app = new Hono<AppEnv>()
+    .use(async (c, next) => {
+      c.set("deps", deps);
+      await next();
+    })
+    .get("/", conditional(() => marked(state.marker)), async (c) => {
+      state.renders++;
+      await new Promise((resolve) => setTimeout(resolve, 20)); // a render takes a while
+      return c.html(`<p>${state.marker}</p>`, state.status);
+    });
+  return { app, state };
+}
+
+Deno.test("requests for the same new page wait for one render", async () => {
+  const { app, state } = probe();
+  const answers = await Promise.all(Array.from({ length: 8 }, () => app.request("/")));
+  assert.equal(state.renders, 1);
+  for (const res of answers) {
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "<p>m1</p>");
+  }
+  assert.equal(new Set(answers.map((r) => r.headers.get("etag"))).size, 1);
+  await (await app.request("/")).text();
+  assert.equal(state.renders, 1, "kept");
+  state.marker = "m2";
+  assert.equal(await (await app.request("/")).text(), "<p>m2</p>");
+  assert.equal(state.renders, 2, "a new marker renders");
+});
+
+Deno.test("an answer that is not a page is neither kept nor shared", async () => {
+  const { app, state } = probe();
+  state.status = 404;
+  const answers = await Promise.all([app.request("/"), app.request("/")]);
+  assert.deepEqual(answers.map((r) => r.status), [404, 404]);
+  await Promise.all(answers.map((r) => r.text()));
+  assert.equal(state.renders, 2);
+  assert.equal(answers[0].headers.get("etag"), null);
 });

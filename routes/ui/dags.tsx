@@ -5,7 +5,7 @@ import { dagListMarker, listDagsPage, listTags } from "../../db/ui_dags.ts";
 import { listSchedulers } from "../../db/schedulers.ts";
 import { DagList, DAGS_PER_PAGE, DagsPage } from "../../views/dags_page.tsx";
 import type { AppEnv } from "../mod.ts";
-import { conditional } from "./cache.ts";
+import { conditional, type Marked, marked } from "./cache.ts";
 import { coalesce } from "./coalesce.ts";
 import { fragment, intParam, page, type UiContext, wantsFragment } from "./common.tsx";
 
@@ -19,10 +19,11 @@ function listQuery(c: UiContext) {
   return { q, tag, pageNumber, filter };
 }
 
-function listMarker(c: UiContext): Promise<string> {
+function listMarker(c: UiContext): Promise<Marked<string> | null> {
   const { db } = c.get("deps");
   const { filter } = listQuery(c);
-  return coalesce(db.sql, `dags:${JSON.stringify(filter)}`, () => dagListMarker(db.sql, filter));
+  const key = `dags:${JSON.stringify(filter)}`;
+  return coalesce(db.sql, key, () => dagListMarker(db.sql, filter).then(marked));
 }
 
 export const dagsUi = new Hono<AppEnv>().get("/", conditional(listMarker), async (c) => {

@@ -16,7 +16,7 @@ import {
 import type { DagPageBase } from "../../views/dag_header.tsx";
 import { STATE_PRIORITY } from "../../views/format.ts";
 import type { GridProps } from "../../views/grid.tsx";
-import { markerOf } from "./cache.ts";
+import { type Marked, marked, markerOf } from "./cache.ts";
 import { coalesce } from "./coalesce.ts";
 import type { UiContext } from "./common.tsx";
 
@@ -24,10 +24,14 @@ import type { UiContext } from "./common.tsx";
 export const GRID_RUNS = 25;
 
 /** The grid's change marker; null when the DAG does not exist. */
-export function readGridMarker(c: UiContext): Promise<GridMarker | null> {
+export function readGridMarker(c: UiContext): Promise<Marked<GridMarker> | null> {
   const { db } = c.get("deps");
   const dagId = c.req.param("dagId")!;
-  return coalesce(db.sql, `grid:${dagId}`, () => gridMarker(db.sql, dagId, GRID_RUNS));
+  return coalesce(
+    db.sql,
+    `grid:${dagId}`,
+    () => gridMarker(db.sql, dagId, GRID_RUNS).then(marked),
+  );
 }
 
 /**
