@@ -96,7 +96,7 @@ export async function gridCells(
 /** Change markers for a grid: see `gridMarker`. */
 export interface GridMarker {
   dag: string;
-  runs: { id: number; row: unknown[]; tis: string }[];
+  runs: { id: number; row: string; tis: string }[];
 }
 
 /**
@@ -120,23 +120,28 @@ export async function gridMarker(
   dagId: string,
   limit: number,
 ): Promise<GridMarker | null> {
-  const [row] = await sql<GridMarker>`
-    WITH r AS (
-      SELECT id, run_after,
-        json_build_array(run_id, state, logical_date, run_after, start_date, end_date, note) AS v
-      FROM dag_run WHERE dag_id = ${dagId}
-      ORDER BY run_after DESC, id DESC LIMIT ${limit}
-    )
+  // One row per run (one with no run for a DAG that has none), newest first: about a fifth
+  // cheaper for Postgres than aggregating them into one JSON value.
+  const rows = await sql<{ dag: string; id: number | null; row: string; tis: string }>`
     SELECT json_build_array(d.is_active, d.is_paused, d.latest_version_id,
         d.next_dagrun_create_after, d.fileloc)::text AS dag,
-      COALESCE((SELECT json_agg(json_build_object('id', r.id, 'row', r.v, 'tis', t.m)
-          ORDER BY r.run_after DESC, r.id DESC) FROM r,
-        LATERAL (SELECT count(*) || '.' || COALESCE(sum(hashint8((ti.id::bigint << 32)
-            | (ti.map_index + 1)) # hashtext(COALESCE(ti.state, '')) # COALESCE(hashtext(ti.note), 0)),
-            0) AS m
-          FROM task_instance ti WHERE ti.dag_run_id = r.id) t), '[]') AS runs
-    FROM dag d WHERE d.dag_id = ${dagId}`;
-  return row ?? null;
+      r.id, r.v AS row,
+      (SELECT count(*) || '.' || COALESCE(sum(hashint8((ti.id::bigint << 32) | (ti.map_index + 1))
+          # hashtext(COALESCE(ti.state, '')) # COALESCE(hashtext(ti.note), 0)), 0)
+        FROM task_instance ti WHERE ti.dag_run_id = r.id) AS tis
+    FROM dag d LEFT JOIN LATERAL (
+      SELECT id, run_after, json_build_array(run_id, state, logical_date, run_after, start_date,
+          end_date, note)::text AS v
+      FROM dag_run WHERE dag_id = d.dag_id
+      ORDER BY run_after DESC, id DESC LIMIT ${limit}
+    ) r ON true
+    WHERE d.dag_id = ${dagId}
+    ORDER BY r.run_after DESC, r.id DESC`;
+  if (rows.length === 0) return null;
+  return {
+    dag: rows[0].dag,
+    runs: rows.flatMap((r) => r.id === null ? [] : [{ id: r.id, row: r.row, tis: r.tis }]),
+  };
 }
 
 export interface RunDetail extends RunSummary {
