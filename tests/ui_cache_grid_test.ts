@@ -11,39 +11,22 @@ import { setRunNote } from "../db/api_runs.ts";
 import { setTiNotes } from "../db/api_task_instances.ts";
 import type { Db } from "../db/client.ts";
 import { deactivateMissing } from "../db/dags.ts";
-import { createDagRun } from "../db/runs.ts";
-import type { SerializedDag } from "../sdk/serialize.ts";
 import { urls } from "../views/format.ts";
 import { dbTest } from "./helpers.ts";
-import { assertChanged, assertUnchanged, type Copy, fetchCopy, HX } from "./ui_cache_helpers.ts";
+import {
+  addRun,
+  assertChanged,
+  assertUnchanged,
+  type Copy,
+  fetchCopy,
+  HX,
+} from "./ui_cache_helpers.ts";
 import { type Doc, fakeDag, linked, postForm, storeFakeDag, task, testApp } from "./ui_helpers.ts";
 
 const WATCHED = fakeDag("watched", {
   schedule: "@daily",
   tasks: linked([task("a"), task("b"), task("c"), task("m")], [["a", "b"], ["b", "c"]]),
 });
-
-async function addRun(db: Db, dag: SerializedDag, versionId: number, runId: string, at: Date) {
-  const { id } = await db.begin((tx) =>
-    createDagRun(
-      tx,
-      {
-        dagId: dag.dagId,
-        runId,
-        runType: "manual",
-        logicalDate: at,
-        dataInterval: null,
-        runAfter: at,
-        conf: {},
-        versionId,
-        triggeredBy: null,
-      },
-      dag,
-      at,
-    )
-  );
-  return id;
-}
 
 async function setState(db: Db, runId: string, taskId: string, state: string | null) {
   await db.sql`UPDATE task_instance SET state = ${state} WHERE run_id = ${runId}
@@ -65,11 +48,11 @@ function runState(doc: Doc, runId: string): string | null | undefined {
 }
 
 dbTest("the grid is confirmed while unchanged and stale after each change", async (t, db) => {
-  const versionId = await storeFakeDag(db, WATCHED);
-  const r1 = await addRun(db, WATCHED, versionId, "r1", new Date(Date.UTC(2025, 0, 1)));
+  await storeFakeDag(db, WATCHED);
+  const r1 = await addRun(db, WATCHED, "r1", new Date(Date.UTC(2025, 0, 1)));
   for (const id of ["a", "b", "c", "m"]) await setState(db, "r1", id, "success");
   await db.sql`UPDATE dag_run SET state = 'success' WHERE id = ${r1}`;
-  await addRun(db, WATCHED, versionId, "r2", new Date(Date.UTC(2025, 0, 2)));
+  await addRun(db, WATCHED, "r2", new Date(Date.UTC(2025, 0, 2)));
   await setState(db, "r2", "a", "success");
   await setState(db, "r2", "b", "running");
   await db.sql`UPDATE dag_run SET state = 'running' WHERE run_id = 'r2'`;
@@ -176,7 +159,7 @@ dbTest("the grid is confirmed while unchanged and stale after each change", asyn
   });
 
   await t.step("a new run, and a mapped task expanding in it", async () => {
-    const r3 = await addRun(db, WATCHED, versionId, "r3", new Date(Date.UTC(2025, 0, 3)));
+    const r3 = await addRun(db, WATCHED, "r3", new Date(Date.UTC(2025, 0, 3)));
     await both("a new run", (doc) => assert.equal(runState(doc, "r3"), "queued"));
     await db.sql`UPDATE task_instance SET map_index = 0, state = 'running'
       WHERE dag_run_id = ${r3} AND task_id = 'm'`;

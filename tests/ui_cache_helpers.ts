@@ -5,7 +5,10 @@
  */
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
+import type { Db } from "../db/client.ts";
+import { createDagRun } from "../db/runs.ts";
 import type { AppEnv } from "../routes/mod.ts";
+import type { SerializedDag } from "../sdk/serialize.ts";
 import { type Doc, parse } from "./ui_helpers.ts";
 
 export const HX = { "HX-Request": "true" };
@@ -59,4 +62,29 @@ export async function assertChanged(
   assert.notEqual(etag, copy.etag, what);
   check(parse(html));
   return { ...copy, etag };
+}
+
+/** A queued manual run of the DAG's latest version, at `at`; returns its id. */
+export async function addRun(db: Db, dag: SerializedDag, runId: string, at: Date) {
+  const [{ versionId }] = await db.sql<{ versionId: number }>`
+    SELECT latest_version_id AS "versionId" FROM dag WHERE dag_id = ${dag.dagId}`;
+  const { id } = await db.begin((tx) =>
+    createDagRun(
+      tx,
+      {
+        dagId: dag.dagId,
+        runId,
+        runType: "manual",
+        logicalDate: at,
+        dataInterval: null,
+        runAfter: at,
+        conf: {},
+        versionId,
+        triggeredBy: null,
+      },
+      dag,
+      at,
+    )
+  );
+  return id;
 }

@@ -5,36 +5,18 @@
  * records (only the clock moved).
  */
 import assert from "node:assert/strict";
-import type { Db } from "../db/client.ts";
 import { deactivateMissing, recordImportError } from "../db/dags.ts";
-import { createDagRun } from "../db/runs.ts";
 import { urls } from "../views/format.ts";
 import { dbTest } from "./helpers.ts";
-import { assertChanged, assertUnchanged, type Copy, fetchCopy, HX } from "./ui_cache_helpers.ts";
+import {
+  addRun,
+  assertChanged,
+  assertUnchanged,
+  type Copy,
+  fetchCopy,
+  HX,
+} from "./ui_cache_helpers.ts";
 import { type Doc, fakeDag, postForm, storeFakeDag, testApp } from "./ui_helpers.ts";
-
-async function addRun(db: Db, dagId: string, runId: string, at: Date) {
-  const [{ versionId }] = await db.sql<{ versionId: number }>`
-    SELECT latest_version_id AS "versionId" FROM dag WHERE dag_id = ${dagId}`;
-  await db.begin((tx) =>
-    createDagRun(
-      tx,
-      {
-        dagId,
-        runId,
-        runType: "manual",
-        logicalDate: at,
-        dataInterval: null,
-        runAfter: at,
-        conf: {},
-        versionId,
-        triggeredBy: null,
-      },
-      fakeDag(dagId),
-      at,
-    )
-  );
-}
 
 function row(doc: Doc, dagId: string) {
   const tr = doc.querySelector(`tr[data-dag-id="${dagId}"]`);
@@ -48,7 +30,7 @@ function dots(doc: Doc, dagId: string): string[] {
 
 dbTest("the DAG list is confirmed while unchanged and stale after each change", async (t, db) => {
   for (const id of ["alpha", "beta"]) await storeFakeDag(db, fakeDag(id, { schedule: "@daily" }));
-  await addRun(db, "alpha", "a1", new Date(Date.UTC(2025, 0, 1)));
+  await addRun(db, fakeDag("alpha"), "a1", new Date(Date.UTC(2025, 0, 1)));
   await db.sql`
     INSERT INTO scheduler_instance (id, hostname, pid, started_at, last_heartbeat, is_leader)
     VALUES ('s1', 'host', 1, now(), now(), true)`;
@@ -81,7 +63,7 @@ dbTest("the DAG list is confirmed while unchanged and stale after each change", 
   await t.step("a run's state, and a new run", async () => {
     await db.sql`UPDATE dag_run SET state = 'running' WHERE run_id = 'a1'`;
     await both("a run's state", (doc) => assert.deepEqual(dots(doc, "alpha"), ["a1: running"]));
-    await addRun(db, "alpha", "a2", new Date(Date.UTC(2025, 0, 2)));
+    await addRun(db, fakeDag("alpha"), "a2", new Date(Date.UTC(2025, 0, 2)));
     await both("a new run", (doc) => assert.equal(dots(doc, "alpha").length, 2));
   });
 
