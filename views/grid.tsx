@@ -68,9 +68,9 @@ export function Grid(props: GridProps) {
 }
 
 /**
- * The task rows as HTML text: 5,000 cells rendered as Preact elements took about 7 ms a grid,
- * as text well under one. Every value from a DAG or the database goes through `escapeHtml`
- * (task ids and labels) or is a number or a class from a fixed list.
+ * The task rows as HTML text: with 5,000 cells as Preact elements a grid took about 7 ms to
+ * render, with them as text about 1.5 ms. Every value from a DAG or the database goes through
+ * `escapeHtml` (task ids and labels) or is a number or a class from a fixed list.
  */
 function rowsHtml(
   dagId: string,

@@ -26,7 +26,8 @@ import { type Page, pageStore } from "./page_cache.ts";
  * What a page shows for the session asking, beyond the data: nothing yet. Once pages depend on
  * who is signed in (a Viewer sees no action buttons, forms carry a CSRF token), this must return
  * each such input (the role, the token, the user name if shown), or one session would be
- * answered with a page rendered for another.
+ * answered with a page rendered for another. And whatever decides who may see a page must run
+ * before `conditional` (as middleware ahead of it), since a 304 or a kept page skips the route.
  */
 export function pageVary(_c: UiContext): unknown[] {
   return [];
@@ -57,12 +58,13 @@ export async function marked<M>(value: M | null): Promise<Marked<M> | null> {
  */
 export function conditional<M>(
   read: (c: UiContext) => Promise<Marked<M> | null>,
+  vary: (c: UiContext) => unknown[] = pageVary,
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const marker = await read(c);
     if (marker === null) return await next();
     markers.set(c, marker.value);
-    const variant = JSON.stringify([BOOT, c.req.url, wantsFragment(c), pageVary(c)]);
+    const variant = JSON.stringify([BOOT, c.req.url, wantsFragment(c), vary(c)]);
     const etag = `W/"${marker.digest}.${await variantDigest(variant)}"`;
     const headers: Record<string, string> = {
       ETag: etag,
