@@ -7,8 +7,12 @@
  *   deno run -A bench/ui_render.ts                      # embedded PGlite
  *   DATABASE_URL=postgres://... deno run -A bench/ui_render.ts   # a scratch Postgres database
  *
- * Prints the median and the 95th percentile of 30 requests per page, after 3 warm-up requests.
+ * Prints the median and the 95th percentile of 30 requests per page, after 3 warm-up requests,
+ * and the size of the answer. `--only <text>` times only the pages whose name contains it,
+ * `--n <count>` sets the number of timed requests, `--gzip` asks for compression as a browser
+ * does.
  */
+import { parseArgs } from "node:util";
 import { json } from "../db/client.ts";
 import { insertLogs } from "../db/logs.ts";
 import { openDb } from "../db/open.ts";
@@ -110,12 +114,29 @@ await insertLogs(
 );
 
 const app = createApp({ db, roles: ["web"], startedAt: new Date() });
-const pages: [string, string, Record<string, string>?][] = [
+/** Sets a cell of the latest run to another state, as a worker would while the run goes on. */
+let flips = 0;
+async function changeACell() {
+  await db.sql`
+    UPDATE task_instance SET state = ${flips++ % 2 ? "running" : "success"}
+    WHERE run_id = ${lastRun} AND task_id = 'group_9.task_19'`;
+}
+
+const HX = { "HX-Request": "true" };
+const etag = (await app.request(urls.dag("big"), { headers: HX })).headers.get("etag");
+
+// Each page: its name, address, headers, and what to do before each request.
+const pages: [string, string, Record<string, string>?, (() => Promise<void>)?][] = [
   ["DAG list (500 DAGs, page 1)", "/"],
   ["DAG list, page 10", "/?page=10"],
   ["DAG list, search", "/?q=dag_4&tag=bench"],
   ["grid page (200 tasks x 25 runs)", urls.dag("big")],
-  ["grid fragment (htmx poll)", urls.dag("big"), { "HX-Request": "true" }],
+  ["grid fragment (htmx poll)", urls.dag("big"), HX],
+  ["grid fragment, a cell changed before each", urls.dag("big"), HX, changeACell],
+  ["grid fragment, revalidated (304 once conditional)", urls.dag("big"), {
+    ...HX,
+    ...(etag ? { "If-None-Match": etag } : {}),
+  }],
   ["graph (200 tasks)", urls.dagTab("big", "graph")],
   ["runs", urls.dagTab("big", "runs")],
   ["code", urls.dagTab("big", "code")],
@@ -125,17 +146,29 @@ const pages: [string, string, Record<string, string>?][] = [
   ["log tail fragment", `${urls.tiAction("big", lastRun, "group_0.task_00", "log")}?try=1&after=0`],
 ];
 
+const { values: opt } = parseArgs({
+  args: Deno.args,
+  options: {
+    only: { type: "string" },
+    n: { type: "string", default: "30" },
+    gzip: { type: "boolean", default: false },
+  },
+});
+const n = Number(opt.n);
 console.log("page | median ms | p95 ms | KiB");
-for (const [name, path, headers] of pages) {
+for (const [name, path, extra, before] of pages) {
+  if (opt.only && !name.includes(opt.only)) continue;
+  const headers = { ...extra, ...(opt.gzip ? { "Accept-Encoding": "gzip" } : {}) };
   const times: number[] = [];
   let size = 0;
-  for (let i = 0; i < 33; i++) {
+  for (let i = 0; i < n + 3; i++) {
+    await before?.();
     const t0 = performance.now();
     const res = await app.request(path, { headers });
-    const body = await res.text();
-    if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
+    const body = await res.arrayBuffer();
+    if (res.status !== 200 && res.status !== 304) throw new Error(`${path}: ${res.status}`);
     if (i >= 3) times.push(performance.now() - t0);
-    size = body.length;
+    size = body.byteLength;
   }
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];

@@ -63,7 +63,16 @@ Deno.test({
     await scheduler.start();
     await worker.start();
     const app = createApp({ db, roles: ["web", "scheduler", "worker"], startedAt: new Date() });
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+    // What the server answered to the grid's htmx polls, to see the browser revalidate its copy.
+    const polls: number[] = [];
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      const res = await app.fetch(req);
+      const url = new URL(req.url);
+      if (url.pathname === urls.dag("flow") && req.headers.get("HX-Request")) {
+        polls.push(res.status);
+      }
+      return res;
+    });
     const base = `http://127.0.0.1:${server.addr.port}`;
     let browser: Browser | null = null;
     try {
@@ -121,6 +130,16 @@ Deno.test({
           await shoot(page, "grid");
         },
       );
+
+      await t.step("an unchanged grid's poll is revalidated: 304, and the grid stays", async () => {
+        const before = polls.length;
+        await page.evaluate(() => document.body.dispatchEvent(new Event("runs-changed")));
+        for (let i = 0; i < 200 && !polls.slice(before).includes(304); i++) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.ok(polls.slice(before).includes(304), `polls answered ${polls.slice(before)}`);
+        assert.equal(await page.locator("#grid a.c.s-success").count(), 3);
+      });
 
       await t.step("a task's log holds the line it printed", async () => {
         await page.click('#grid .grow[data-task-id="hello"] a.c');

@@ -12,6 +12,7 @@ import { recordImportError } from "../db/dags.ts";
 import { insertLogs } from "../db/logs.ts";
 import { createDagRun } from "../db/runs.ts";
 import { urls } from "../views/format.ts";
+import { escapeHtml } from "../views/html.ts";
 import { dbTest } from "./helpers.ts";
 import {
   attributeNames,
@@ -19,6 +20,7 @@ import {
   fakeDag,
   getPage,
   linked,
+  parse,
   postForm,
   storeFakeDag,
   task,
@@ -200,6 +202,25 @@ dbTest("hostile DAG texts come out escaped on every page", async (t, db) => {
     });
   }
 
+  await t.step("the grid's rows, built as text, keep ids and labels as text", async () => {
+    const { res, doc, html } = await getPage(app, urls.dag(dagId), { "HX-Request": "true" });
+    assert.equal(res.status, 200);
+    assertInert(doc, html, "grid fragment");
+    const rows = [...doc.querySelectorAll("#grid .grow[data-task-id]")];
+    assert.deepEqual(
+      rows.map((r) => r.getAttribute("data-task-id")).sort(),
+      [first, second].sort(),
+    );
+    for (const row of rows) {
+      const label = row.querySelector(".label")!;
+      assert.equal(label.getAttribute("title"), row.getAttribute("data-task-id"));
+      assert.ok(row.getAttribute("data-task-id")!.endsWith(label.textContent!));
+    }
+    const group = doc.querySelector("#grid .label.group")!;
+    assert.equal(group.getAttribute("title"), group.textContent!.replace("▾ ", ""));
+    assert.ok(group.textContent!.includes(BREAKOUT));
+  });
+
   await t.step(
     "a trigger form sent back with its errors echoes what was typed as text",
     async () => {
@@ -226,4 +247,21 @@ dbTest("hostile DAG texts come out escaped on every page", async (t, db) => {
     assertInert(doc, html, "new run");
     assert.ok(text(doc, "#conf").includes(inJson(`typed${P}`)));
   });
+});
+
+Deno.test("escapeHtml leaves plain text alone and makes markup text in text and attributes", () => {
+  assert.equal(escapeHtml("group_0.task_01"), "group_0.task_01");
+  assert.equal(
+    escapeHtml(`<b title='a' id="b">&</b>`),
+    "&lt;b title=&#39;a&#39; id=&quot;b&quot;&gt;&amp;&lt;/b&gt;",
+  );
+  const hostile = `${P}'<b>`;
+  const doc = parse(
+    `<p data-a="${escapeHtml(hostile)}" data-b='${escapeHtml(hostile)}'>${escapeHtml(hostile)}</p>`,
+  );
+  const p = doc.querySelector("p")!;
+  assert.equal(doc.querySelectorAll("img, script, b").length, 0);
+  assert.equal(p.getAttribute("data-a"), hostile);
+  assert.equal(p.getAttribute("data-b"), hostile);
+  assert.equal(p.textContent, hostile);
 });

@@ -51,12 +51,16 @@ pre.block { background: var(--panel); border: 1px solid var(--line); border-radi
   margin-right: 5px; background: var(--c); border: 1px solid var(--line); }
 .dot { display: inline-block; width: 12px; height: 12px; border-radius: 50%; margin-right: 3px;
   background: var(--c); border: 1px solid var(--line); vertical-align: middle; }
-.s-success { --c: var(--c-success); } .s-failed { --c: var(--c-failed); }
-.s-running { --c: var(--c-running); } .s-queued { --c: var(--c-queued); }
-.s-scheduled { --c: var(--c-scheduled); } .s-up_for_retry { --c: var(--c-up_for_retry); }
-.s-up_for_reschedule { --c: var(--c-up_for_reschedule); }
-.s-upstream_failed { --c: var(--c-upstream_failed); } .s-skipped { --c: var(--c-skipped); }
-.s-removed { --c: var(--c-removed); } .s-none { --c: var(--c-none); }
+.s-success { --c: var(--c-success); --n: "success"; }
+.s-failed { --c: var(--c-failed); --n: "failed"; }
+.s-running { --c: var(--c-running); --n: "running"; }
+.s-queued { --c: var(--c-queued); --n: "queued"; }
+.s-scheduled { --c: var(--c-scheduled); --n: "scheduled"; }
+.s-up_for_retry { --c: var(--c-up_for_retry); --n: "up_for_retry"; }
+.s-up_for_reschedule { --c: var(--c-up_for_reschedule); --n: "up_for_reschedule"; }
+.s-upstream_failed { --c: var(--c-upstream_failed); --n: "upstream_failed"; }
+.s-skipped { --c: var(--c-skipped); --n: "skipped"; }
+.s-removed { --c: var(--c-removed); --n: "removed"; } .s-none { --c: var(--c-none); --n: "none"; }
 .toolbar { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 8px 0 12px; }
 .toolbar input[type=search] { min-width: 220px; flex: 1 1 220px; max-width: 420px; }
 input, select, textarea, button { font: inherit; color: inherit; background: var(--bg);
@@ -102,10 +106,14 @@ details.panel summary { cursor: pointer; font-weight: 600; }
 .grow .label.group { color: var(--muted); }
 .grow .label.d1 { padding-left: 14px; } .grow .label.d2 { padding-left: 28px; }
 .grow .label.d3, .grow .label.d4 { padding-left: 42px; }
-.c { display: block; flex: none; width: 14px; height: 14px; border-radius: 3px; background: var(--c);
-  border: 1px solid var(--line); }
+.c { display: block; position: relative; flex: none; width: 14px; height: 14px; border-radius: 3px;
+  background: var(--c); border: 1px solid var(--line); }
 .c.mapped { border-radius: 50%; }
 .c.empty { background: none; border-color: transparent; }
+/* A grid cell names its state on hover from its class (cells carry no title of their own). */
+.c:not([title]):not(.empty):hover::after { content: var(--n); position: absolute; left: 18px;
+  top: -3px; z-index: 2; padding: 0 6px; border-radius: 4px; font-size: 11px; line-height: 18px;
+  white-space: nowrap; background: var(--fg); color: var(--bg); pointer-events: none; }
 .runcol { flex: none; width: 14px; display: flex; flex-direction: column; align-items: center;
   gap: 4px; }
 .runbar { display: block; width: 14px; height: 40px; border-radius: 3px; background: var(--c);

@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { setPaused } from "../../db/dags.ts";
 import { getVersionSource, listDagVersions } from "../../db/ui_dags.ts";
-import { getRunDetail, gridCells, listRecentRuns, runTaskStates } from "../../db/ui_runs.ts";
+import { getRunDetail, listRecentRuns, runTaskStates } from "../../db/ui_runs.ts";
 import { TriggerError, triggerRun } from "../../scheduler/trigger_run.ts";
 import {
   CodePage,
@@ -17,13 +17,14 @@ import {
   VersionsPage,
 } from "../../views/dag_pages.tsx";
 import type { DagPageBase } from "../../views/dag_header.tsx";
-import { STATE_PRIORITY, urls } from "../../views/format.ts";
+import { urls } from "../../views/format.ts";
 import { Graph, type GraphProps } from "../../views/graph.tsx";
-import { Grid, type GridProps } from "../../views/grid.tsx";
+import { Grid } from "../../views/grid.tsx";
 import { PauseToggle } from "../../views/pause_toggle.tsx";
 import { issuesByField, paramFields, parseTriggerForm } from "../../views/param_fields.ts";
 import { TriggerForm, type TriggerFormProps } from "../../views/trigger_form.tsx";
 import type { AppEnv } from "../mod.ts";
+import { conditional } from "./cache.ts";
 import {
   answer,
   formFields,
@@ -37,19 +38,10 @@ import {
   wakeScheduler,
   wantsFragment,
 } from "./common.tsx";
-
-/** Runs shown as the grid's columns and offered by the graph's run picker. */
-export const GRID_RUNS = 25;
+import { GRID_RUNS, gridProps, readGridMarker } from "./grid_data.ts";
 
 async function withDag(c: UiContext): Promise<DagPageBase | null> {
   return await loadDag(c.get("deps").db, c.req.param("dagId")!);
-}
-
-async function gridProps(c: UiContext, base: DagPageBase): Promise<GridProps> {
-  const { db } = c.get("deps");
-  const { runs } = await listRecentRuns(db.sql, base.header.dagId, GRID_RUNS);
-  const cells = await gridCells(db.sql, runs.map((r) => r.id), STATE_PRIORITY);
-  return { dagId: base.header.dagId, dag: base.dag, runs, cells };
 }
 
 /** The grid page with the trigger form as given (open when it has something to show). */
@@ -70,7 +62,7 @@ async function gridPage(
 const pauseForm = z.object({ paused: z.enum(["true", "false"]), back: z.string().optional() });
 
 export const dagUi = new Hono<AppEnv>()
-  .get("/", async (c) => {
+  .get("/", conditional(readGridMarker), async (c) => {
     const base = await withDag(c);
     if (!base) return notFound(c, `DAG "${c.req.param("dagId")}" does not exist`);
     if (wantsFragment(c)) return fragment(c, <Grid {...await gridProps(c, base)} />);
