@@ -106,8 +106,8 @@ export interface GridMarker {
  * Null when the DAG does not exist.
  *
  * Values, not row versions (`xmin`) or times: rows also change where nothing shown does (the DAG
- * row at every parse, a run's `needs_scheduling` at every completion, a running instance's
- * lease), and each such write would re-render the page; and a newest `updated_at` can miss a
+ * row at every parse, a running instance's lease, the change rows a run gets at every
+ * completion), and each such write would re-render the page; and a newest `updated_at` can miss a
  * change, since it is set before its transaction commits and a late commit may carry an older
  * time than one already seen. A column that the grid or its page starts to show must be added
  * here; the note is here already (nothing shows it yet, and notes change rarely). One instance's
