@@ -19,7 +19,8 @@ import {
   webhookSecret,
   webhookSecretVariable,
 } from "../config.ts";
-import type { Db } from "../db/client.ts";
+import { insertAudit } from "../db/audit_log.ts";
+import type { Db, Sql } from "../db/client.ts";
 import { getDag, getDagVersion } from "../db/dags.ts";
 import { createDagRun } from "../db/runs.ts";
 import {
@@ -32,6 +33,7 @@ import {
 } from "../db/webhook_deliveries.ts";
 import { type PlannedRun, planRun, TriggerError } from "../scheduler/trigger_run.ts";
 import { RUN_CHANGED_CHANNEL } from "../worker/task_worker.ts";
+import { auditEntry } from "./auth_audit.ts";
 import { BodyTooLarge, readLimited } from "./body.ts";
 import type { AppEnv } from "./mod.ts";
 import { verifySignature } from "./webhook_signature.ts";
@@ -133,6 +135,7 @@ async function deliver(
   plan: PlannedRun,
   delivery: Delivery,
   now: Date,
+  record: (tx: Sql) => Promise<void>,
 ): Promise<{ runId: string; duplicate: boolean }> {
   const dagId = plan.run.dagId;
   const { idempotencyKey: key, signature } = delivery;
@@ -165,6 +168,7 @@ async function deliver(
     // The lock makes a conflict here impossible; should one happen, the run is rolled back and
     // the answer is the delivery that won.
     if (!await insertDelivery(tx, dagId, delivery, now)) throw new LostRace();
+    await record(tx);
     return { runId: plan.run.runId, duplicate: false };
   }).catch(async (error) => {
     if (!(error instanceof LostRace)) throw error;
@@ -242,7 +246,21 @@ export const webhooks = new Hono<AppEnv>()
       bodySha256: await sha256(raw!),
       runId: plan!.run.runId,
     };
-    const outcome = await deliver(db, settings, plan!, delivery, now);
+    const entry = auditEntry(
+      c,
+      "trigger",
+      { dagId, runId: plan!.run.runId },
+      { via: "webhook", scheme, idempotency_key: key },
+      { owner: "webhook", actor: "webhook" },
+    );
+    const outcome = await deliver(
+      db,
+      settings,
+      plan!,
+      delivery,
+      now,
+      (tx) => insertAudit(tx, entry),
+    );
     if (!outcome.duplicate) await db.notify(RUN_CHANGED_CHANNEL, "webhook").catch(() => {});
     const state = outcome.duplicate ? await runState(db, dagId, outcome.runId) : "queued";
     return accepted(dagId, outcome.runId, state, outcome.duplicate);

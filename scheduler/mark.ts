@@ -34,6 +34,7 @@ async function endRunningTries(tx: Sql, ids: number[], state: string, now: Date)
 export async function markRun(
   db: Db,
   r: { dagRunId: number; state: RunMark; now: Date },
+  audit?: (tx: Sql) => Promise<void>,
 ): Promise<boolean> {
   return await db.begin(async (tx) => {
     const [run] = await tx<{ dagVersionId: number }>`
@@ -43,6 +44,7 @@ export async function markRun(
       await tx`
         UPDATE dag_run SET state = 'queued', end_date = NULL, needs_scheduling = true
         WHERE id = ${r.dagRunId}`;
+      await audit?.(tx);
       return true;
     }
     const { serialized: dag } = await getDagVersion(tx, run.dagVersionId);
@@ -87,6 +89,7 @@ export async function markRun(
         start_date = COALESCE(start_date, ${r.now}),
         end_date = CASE WHEN ${runState} = 'running' THEN NULL ELSE ${r.now}::timestamptz END
       WHERE id = ${r.dagRunId}`;
+    await audit?.(tx);
     return true;
   });
 }
@@ -117,7 +120,12 @@ export interface MarkedInstance {
  * downstream of it, so that marking a failed task success lets the rest of the run go on.
  * Returns the instances whose state changed (or would change, for a dry run).
  */
-export async function markTaskInstances(db: Db, r: MarkTasksRequest): Promise<MarkedInstance[]> {
+/** `audit` is called in the marking transaction when something was marked (audit log). */
+export async function markTaskInstances(
+  db: Db,
+  r: MarkTasksRequest,
+  audit?: (tx: Sql, marked: MarkedInstance[]) => Promise<void>,
+): Promise<MarkedInstance[]> {
   const [run] = await db.sql<{ dagId: string; runId: string; dagVersionId: number }>`
     SELECT dag_id AS "dagId", run_id AS "runId", dag_version_id AS "dagVersionId"
     FROM dag_run WHERE id = ${r.dagRunId}`;
@@ -152,6 +160,7 @@ export async function markTaskInstances(db: Db, r: MarkTasksRequest): Promise<Ma
         start_date = COALESCE(start_date, ${r.now})
       WHERE id = ANY(${ids}::int[])`;
     await tx`UPDATE dag_run SET needs_scheduling = true WHERE id = ${r.dagRunId}`;
+    await audit?.(tx, chosen);
     return chosen;
   });
   if (!r.dryRun && marked.length > 0) {

@@ -4,7 +4,7 @@
  * runs here; tasks parse it again with the DAG's own zod schema in their sandbox.
  */
 import { z } from "zod";
-import type { Db } from "../db/client.ts";
+import type { Db, Sql } from "../db/client.ts";
 import { getDag, getDagVersion } from "../db/dags.ts";
 import { createDagRun, defaultRunId, type NewRun, type RunType } from "../db/runs.ts";
 import { createTimetable, type DataInterval } from "./timetable.ts";
@@ -99,9 +99,18 @@ export async function planRun(db: Db, r: TriggerRequest): Promise<PlannedRun> {
   };
 }
 
-export async function triggerRun(db: Db, r: TriggerRequest): Promise<Triggered> {
+/** `audit` is called in the run's transaction when a run was created (for the audit log). */
+export async function triggerRun(
+  db: Db,
+  r: TriggerRequest,
+  audit?: (tx: Sql, run: { runId: string; logicalDate: Date | null }) => Promise<void>,
+): Promise<Triggered> {
   const { run, dag } = await planRun(db, r);
-  const { id, created } = await db.begin((tx) => createDagRun(tx, run, dag, r.now));
+  const { id, created } = await db.begin(async (tx) => {
+    const made = await createDagRun(tx, run, dag, r.now);
+    if (made.created) await audit?.(tx, { runId: run.runId, logicalDate: run.logicalDate });
+    return made;
+  });
   if (!created && r.runId === undefined) {
     throw new TriggerError(
       `DAG "${r.dagId}" already has a run at ${(run.logicalDate ?? r.now).toISOString()}`,

@@ -7,14 +7,15 @@ import { parseHTML } from "linkedom";
 import type { Hono } from "hono";
 import type { Db } from "../db/client.ts";
 import { storeDagVersion } from "../db/dags.ts";
-import { createApp } from "../routes/mod.ts";
 import type { AppEnv } from "../routes/mod.ts";
+import { adminApp, ORIGIN } from "./auth_helpers.ts";
 import type { SerializedDag, SerializedTask } from "../sdk/serialize.ts";
 
-export const ORIGIN = "http://localhost";
+export { ORIGIN };
 
+/** The dashboard as an Admin sees it (see `auth_helpers.ts`). */
 export function testApp(db: Db): Hono<AppEnv> {
-  return createApp({ db, roles: ["web"], startedAt: new Date() });
+  return adminApp({ db, roles: ["web"], startedAt: new Date() });
 }
 
 export type Doc = ReturnType<typeof parseHTML>["document"];

@@ -25,8 +25,12 @@ export interface FieldError {
   msg: string;
 }
 
-export function apiError(status: 400 | 404 | 409 | 413 | 422 | 429, detail: string): never {
-  throw new HTTPException(status, { res: Response.json({ detail }, { status }) });
+export function apiError(
+  status: 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429,
+  detail: string,
+  headers: Record<string, string> = {},
+): never {
+  throw new HTTPException(status, { res: Response.json({ detail }, { status, headers }) });
 }
 
 export const notFound = (detail: string): never => apiError(404, detail);
@@ -39,7 +43,7 @@ export function validationError(detail: FieldError[]): never {
 /** `~` as null (every one), anything else as itself. */
 export const orAll = (value: string): string | null => (value === ALL ? null : value);
 
-function zodErrors(error: z.ZodError, at: (string | number)[]): FieldError[] {
+export function zodErrors(error: z.ZodError, at: (string | number)[]): FieldError[] {
   return error.issues.flatMap((issue): FieldError[] => {
     const loc = [...at, ...issue.path.map((p) => (typeof p === "symbol" ? String(p) : p))];
     if (issue.code === "unrecognized_keys") {

@@ -14,6 +14,8 @@ import {
 } from "../../db/api_task_instances.ts";
 import { readLogs } from "../../db/logs.ts";
 import { MarkError, markTaskInstances } from "../../scheduler/mark.ts";
+import { insertAudit } from "../../db/audit_log.ts";
+import { auditEntry, auditMarkTasks } from "../auth_audit.ts";
 import type { AppEnv } from "../mod.ts";
 import {
   type ApiContext,
@@ -152,7 +154,7 @@ export const taskInstances = new Hono<AppEnv>()
           includeUpstream: b.include_upstream,
           includeDownstream: b.include_downstream,
           now: now(c),
-        });
+        }, auditMarkTasks(c, dagId, run.runId, b.new_state));
       } catch (error) {
         if (error instanceof MarkError) notFound(error.message);
         throw error;
@@ -164,11 +166,11 @@ export const taskInstances = new Hono<AppEnv>()
       await wakeScheduler(db);
     }
     if (wants("note") && b.note !== undefined) {
-      await setTiNotes(
-        db.sql,
-        tis.map((t) => t.id),
-        b.note,
-      );
+      const target = { dagId, runId: run.runId, taskId, mapIndex };
+      await db.begin(async (tx) => {
+        await setTiNotes(tx, tis.map((t) => t.id), b.note ?? null);
+        await insertAudit(tx, auditEntry(c, "set_note", target));
+      });
     }
     const fresh = await tisByIds(db.sql, ids);
     return c.json({ task_instances: fresh.map(tiResponse), total_entries: fresh.length });
