@@ -39,12 +39,25 @@ async function findWrk(): Promise<string | null> {
   return wrkPath;
 }
 
-async function withWrk(url: string, seconds: number, connections: number): Promise<LoadResult> {
+async function withWrk(
+  url: string,
+  seconds: number,
+  connections: number,
+  headers: Record<string, string>,
+): Promise<LoadResult> {
   const script = await Deno.makeTempFile({ suffix: ".lua" });
   await Deno.writeTextFile(script, WRK_SCRIPT);
   try {
     const out = await new Deno.Command("wrk", {
-      args: [`-t2`, `-c${connections}`, `-d${seconds}s`, "-s", script, url],
+      args: [
+        `-t2`,
+        `-c${connections}`,
+        `-d${seconds}s`,
+        ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
+        "-s",
+        script,
+        url,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -64,7 +77,12 @@ async function withWrk(url: string, seconds: number, connections: number): Promi
   }
 }
 
-async function withDeno(url: string, seconds: number, connections: number): Promise<LoadResult> {
+async function withDeno(
+  url: string,
+  seconds: number,
+  connections: number,
+  headers: Record<string, string>,
+): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
   const end = performance.now() + seconds * 1000;
@@ -73,7 +91,7 @@ async function withDeno(url: string, seconds: number, connections: number): Prom
     while (performance.now() < end) {
       const t0 = performance.now();
       try {
-        const res = await fetch(url);
+        const res = await fetch(url, { headers });
         await res.arrayBuffer();
         if (res.status !== 200) errors++;
       } catch {
@@ -97,10 +115,15 @@ async function withDeno(url: string, seconds: number, connections: number): Prom
 
 export async function load(
   url: string,
-  o: { seconds: number; connections: number; tool?: "wrk" | "deno" },
+  o: {
+    seconds: number;
+    connections: number;
+    tool?: "wrk" | "deno";
+    headers?: Record<string, string>;
+  },
 ): Promise<LoadResult> {
   const tool = o.tool ?? ((await findWrk()) ? "wrk" : "deno");
   return tool === "wrk"
-    ? await withWrk(url, o.seconds, o.connections)
-    : await withDeno(url, o.seconds, o.connections);
+    ? await withWrk(url, o.seconds, o.connections, o.headers ?? {})
+    : await withDeno(url, o.seconds, o.connections, o.headers ?? {});
 }

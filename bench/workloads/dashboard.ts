@@ -5,7 +5,7 @@
  * The list shows the fan-out DAG, the 200-task DAG and 500 small DAGs (the size issue 5 names).
  */
 import { type BenchContext, type Figure, figure, type WorkloadResult } from "../lib/result.ts";
-import { sleep, trigger, waitRunDb } from "../lib/gust.ts";
+import { authHeaders, sleep, trigger, waitRunDb } from "../lib/gust.ts";
 import { fanoutDag, gridDag, manyDags } from "../lib/dags.ts";
 import { load, type LoadResult } from "../lib/load.ts";
 import { startCluster } from "./fanout.ts";
@@ -54,7 +54,9 @@ export async function runDashboard(
   try {
     let gridPath: string | null = null;
     for (const path of GRID_PATHS) {
-      const res = await fetch(`${cluster.base}${path}`);
+      const res = await fetch(`${cluster.base}${path}`, {
+        headers: await authHeaders(cluster.base),
+      });
       await res.body?.cancel();
       if (res.status === 200) {
         gridPath = path;
@@ -81,6 +83,7 @@ export async function runDashboard(
         seconds: Math.max(1, Math.round(o.seconds / 2)),
         connections: o.connections,
         tool: o.tool,
+        headers: await authHeaders(cluster.base),
       });
       (samples[`${name}, idle`] ??= []).push(r);
       ctx.log(`  ${name}, idle: ${r.requestsPerS.toFixed(0)} req/s, p95 ${r.p95Ms.toFixed(1)} ms`);
@@ -93,6 +96,7 @@ export async function runDashboard(
           seconds: o.seconds,
           connections: o.connections,
           tool: o.tool,
+          headers: await authHeaders(cluster.base),
         });
         (samples[`${name}, under load`] ??= []).push(r);
         ctx.log(
