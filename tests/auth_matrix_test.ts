@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { signJwt } from "../auth/jwt.ts";
-import { can, ROLES } from "../auth/roles.ts";
+import { type Access, can, type Permission, type Role, ROLES } from "../auth/roles.ts";
 import { sha256Hex } from "../auth/secrets.ts";
 import type { Db } from "../db/client.ts";
 import { insertSession } from "../db/sessions.ts";
@@ -41,6 +41,120 @@ const MATRIX_DAG = fakeDag("m_dag", {
 });
 
 const routeKey = (method: string, path: string) => `${method.toUpperCase()} ${path}`;
+
+/**
+ * The brief's roles, written out independently of auth/roles.ts: the least role allowed each
+ * permission.
+ */
+const LEAST_ROLE: Record<Permission, Role> = {
+  read: "Viewer",
+  trigger: "User",
+  clear: "User",
+  mark: "User",
+  pause: "User",
+  pools: "Op",
+  connections: "Op",
+  variables: "Op",
+  users: "Admin",
+  tokens: "Admin",
+  audit: "Admin",
+};
+
+/** What each API operation needs, written out here so the registry cannot drift from it. */
+const API_EXPECTED: Record<string, Access> = {
+  get_dags: "read",
+  get_dag: "read",
+  patch_dag: "pause",
+  post_clear_task_instances: "clear",
+  get_dag_runs: "read",
+  trigger_dag_run: "trigger",
+  get_dag_run: "read",
+  patch_dag_run: "mark",
+  clear_dag_run: "clear",
+  get_task_instances: "read",
+  get_task_instance: "read",
+  patch_task_instance: "mark",
+  get_log: "read",
+  get_xcom_entries: "read",
+  get_xcom_entry: "read",
+  get_import_errors: "read",
+  create_backfill: "trigger",
+  create_backfill_dry_run: "read",
+  get_event_logs: "audit",
+  get_event_log: "audit",
+  get_health: "public",
+  get_version: "public",
+  get_openapi: "public",
+  post_webhook: "public",
+  create_token: "public",
+  get_users: "users",
+  post_user: "users",
+  patch_user: "users",
+  get_api_tokens: "tokens",
+  post_api_token: "tokens",
+  delete_api_token: "tokens",
+};
+
+/** What each dashboard route needs. */
+const UI_EXPECTED: Record<string, Access> = {
+  "GET /static/htmx.min.js": "public",
+  "GET /static/gust.css": "public",
+  "GET /login": "public",
+  "POST /login": "public",
+  "POST /logout": "read",
+  "GET /account": "read",
+  "POST /account/password": "read",
+  "GET /": "read",
+  "GET /dags/:dagId": "read",
+  "POST /dags/:dagId/trigger": "trigger",
+  "POST /dags/:dagId/pause": "pause",
+  "GET /dags/:dagId/graph": "read",
+  "GET /dags/:dagId/runs": "read",
+  "GET /dags/:dagId/code": "read",
+  "GET /dags/:dagId/versions": "read",
+  "GET /dags/:dagId/runs/:runId": "read",
+  "POST /dags/:dagId/runs/:runId/clear": "clear",
+  "POST /dags/:dagId/runs/:runId/mark": "mark",
+  "GET /dags/:dagId/runs/:runId/tasks/:taskId": "read",
+  "GET /dags/:dagId/runs/:runId/tasks/:taskId/log": "read",
+  "POST /dags/:dagId/runs/:runId/tasks/:taskId/clear": "clear",
+  "POST /dags/:dagId/runs/:runId/tasks/:taskId/mark": "mark",
+  "GET /ti/:id": "read",
+  "GET /admin/users": "users",
+  "POST /admin/users": "users",
+  "POST /admin/users/:username/role": "users",
+  "POST /admin/users/:username/password": "users",
+  "POST /admin/users/:username/active": "users",
+  "GET /admin/tokens": "tokens",
+  "POST /admin/tokens": "tokens",
+  "POST /admin/tokens/:id/revoke": "tokens",
+  "GET /admin/audit": "audit",
+};
+
+/** Whether `role` may use a route needing `access`, by the tables above (not by `can`). */
+function allowed(role: Role | null, access: Access | undefined): boolean {
+  if (access === undefined) throw new Error("A route without an expectation: add it above");
+  if (access === "public") return true;
+  return role !== null && ROLES.indexOf(role) >= ROLES.indexOf(LEAST_ROLE[access]);
+}
+
+Deno.test("the roles grant what Airflow's do, each a superset of the one before", () => {
+  for (const role of ROLES) {
+    for (const permission of Object.keys(LEAST_ROLE) as Permission[]) {
+      assert.equal(can(role, permission), allowed(role, permission), `${role} ${permission}`);
+    }
+  }
+});
+
+Deno.test("each route needs the permission written out for it here", () => {
+  for (const op of OPERATIONS) {
+    assert.equal(op.access, API_EXPECTED[op.operationId], `${op.operationId} (add it here)`);
+  }
+  for (const r of UI_ACCESS) {
+    const key = routeKey(r.method, r.path);
+    assert.equal(r.access, UI_EXPECTED[key], `${key} (add it here)`);
+  }
+});
 
 Deno.test("every API and auth route is in the operations registry, and every entry is served", () => {
   const served = [
@@ -231,7 +345,7 @@ dbTest(
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     const refused = (op: typeof ops[number], who: Who) =>
-      op.access !== "public" && (who.role === null || !can(who.role, op.access));
+      !allowed(who.role, API_EXPECTED[op.operationId]);
 
     await t.step("refused: 401 for no one, 403 for a role without the permission", async () => {
       const before = await snapshot(db);
@@ -287,7 +401,7 @@ dbTest(
     });
 
     await t.step("public operations answer anyone", async () => {
-      for (const op of ops.filter((o) => o.access === "public")) {
+      for (const op of ops.filter((o) => API_EXPECTED[o.operationId] === "public")) {
         const res = await request(op.method, op.path, callers[0], API_BODIES[op.operationId]);
         await res.body?.cancel();
         assert.ok(res.status < 400, `${op.method} ${op.path}: ${res.status}`);
@@ -384,7 +498,7 @@ dbTest(
           : undefined,
       });
     const refused = (r: typeof routes[number], who: Who) =>
-      r.access !== "public" && (who.role === null || !can(who.role, r.access));
+      !allowed(who.role, UI_EXPECTED[routeKey(r.method, r.path)]);
 
     await t.step(
       "refused: a redirect to the login page, 401 for htmx, 403 for a role",
@@ -424,7 +538,8 @@ dbTest(
             const location = res.headers.get("location") ?? "";
             // A public route's own refusals (a wrong password at /login is 401) and logging
             // out (which sends to the login page) are not the access check's.
-            const own = r.access === "public" || r.path === "/logout";
+            const own = UI_EXPECTED[routeKey(r.method, r.path)] === "public" ||
+              r.path === "/logout";
             assert.ok(
               res.status !== 403 && res.status < 500 &&
                 (own || (res.status !== 401 && !location.startsWith("/login"))),
