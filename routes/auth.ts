@@ -7,7 +7,6 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import { signJwt } from "../auth/jwt.ts";
 import type { ApiToken } from "../db/api_tokens.ts";
 import { listApiTokens } from "../db/api_tokens.ts";
 import { listUsers, type User } from "../db/users.ts";
@@ -30,7 +29,7 @@ import {
 } from "./api/common.ts";
 import { checkLogin } from "./auth_login.ts";
 import { changeUser, createToken, createUser, ManageError, revokeToken } from "./auth_manage.ts";
-import { now, settings } from "./auth_principal.ts";
+import { issueJwt } from "./auth_principal.ts";
 import type { AppEnv } from "./mod.ts";
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
@@ -100,12 +99,7 @@ export const authApi = new Hono<AppEnv>()
     if (!outcome.ok) apiError(401, "Invalid credentials");
     const { user, complete } = outcome as Extract<typeof outcome, { ok: true }>;
     const { db } = c.get("deps");
-    const token = await signJwt(
-      settings(c).secretKey,
-      String(user.id),
-      now(c),
-      settings(c).jwtTtlMs,
-    );
+    const token = await issueJwt(c, user);
     await db.begin((tx) => complete(tx));
     return c.json({ access_token: token }, 201);
   })

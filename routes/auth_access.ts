@@ -58,13 +58,19 @@ export const apiAccess: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** The page a refused dashboard request came from, to return there after logging in. */
+/**
+ * The page to return to after logging in: the page asked for; for an htmx request, the page it
+ * came from (HX-Current-URL); for a form post, its Referer. Only a path of this site.
+ */
 function origin(c: AuthContext): string {
-  const here = c.req.method === "GET" || c.req.method === "HEAD" ? new URL(c.req.url) : null;
-  const from = c.req.header("hx-current-url") ?? c.req.header("referer");
-  const own = new URL(c.req.url).origin;
-  const url = here ?? (from && URL.canParse(from) ? new URL(from) : null);
-  if (!url || url.origin !== own) return "/";
+  const own = new URL(c.req.url);
+  const from = c.req.header("hx-request") === "true"
+    ? c.req.header("hx-current-url")
+    : c.req.method === "GET" || c.req.method === "HEAD"
+    ? own.href
+    : c.req.header("referer");
+  const url = from && URL.canParse(from) ? new URL(from) : null;
+  if (!url || url.origin !== own.origin) return "/";
   return safeBack(url.pathname + url.search, "/");
 }
 

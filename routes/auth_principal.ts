@@ -7,7 +7,7 @@
  */
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
-import { AUDIENCE, verifyJwt } from "../auth/jwt.ts";
+import { AUDIENCE, signJwt, verifyJwt } from "../auth/jwt.ts";
 import { constantTimeEqual, DEFAULT_ITERATIONS, toBase64Url } from "../auth/password.ts";
 import type { Role } from "../auth/roles.ts";
 import { API_TOKEN_PREFIX, LOCAL_TOKEN_PREFIX, sha256Hex } from "../auth/secrets.ts";
@@ -64,6 +64,19 @@ export function resolveAuthSettings(given: Partial<AuthSettings> = {}): AuthSett
 export type AuthContext = Context<AppEnv>;
 
 export const SESSION_COOKIE = "gust_session";
+/** The JWT claim holding when the user's password last changed, in epoch milliseconds. */
+export const PASSWORD_CLAIM = "pwd_at";
+
+/** A JWT for `user`, valid from now for GUST_JWT_TTL. */
+export function issueJwt(
+  c: AuthContext,
+  user: { id: number; passwordChangedAt: Date },
+): Promise<string> {
+  const { secretKey, jwtTtlMs } = settings(c);
+  return signJwt(secretKey, String(user.id), now(c), jwtTtlMs, {
+    [PASSWORD_CLAIM]: new Date(user.passwordChangedAt).getTime(),
+  });
+}
 
 export const now = (c: AuthContext): Date => c.get("deps").clock?.() ?? new Date();
 export const settings = (c: AuthContext): AuthSettings => c.get("deps").auth;
@@ -109,9 +122,12 @@ async function fromJwt(c: AuthContext, token: string): Promise<Authenticated> {
   const user = id === null || claims.aud !== AUDIENCE
     ? null
     : await getUser(c.get("deps").db.sql, id);
-  // A token issued before the password last changed is revoked with the sessions.
-  const changed = user ? Math.floor(new Date(user.passwordChangedAt).getTime() / 1000) : 0;
-  if (!user || !user.isActive || claims.iat < changed) return { problem: "Invalid JWT token" };
+  // A token carries when its user's password last changed: a later change revokes it, to the
+  // millisecond (`iat` counts whole seconds only).
+  const current = user ? new Date(user.passwordChangedAt).getTime() : null;
+  if (!user || !user.isActive || claims[PASSWORD_CLAIM] !== current) {
+    return { problem: "Invalid JWT token" };
+  }
   return {
     principal: { kind: "user", name: user.username, role: user.role, userId: user.id, via: "jwt" },
   };

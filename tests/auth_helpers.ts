@@ -11,7 +11,8 @@ import { API_TOKEN_PREFIX, randomToken, sha256Hex } from "../auth/secrets.ts";
 import { insertApiToken } from "../db/api_tokens.ts";
 import type { Db } from "../db/client.ts";
 import { insertUser, type User } from "../db/users.ts";
-import type { AuthSettings } from "../routes/auth_principal.ts";
+import { type AuthSettings, PASSWORD_CLAIM } from "../routes/auth_principal.ts";
+import { signJwt } from "../auth/jwt.ts";
 import { type AppDeps, type AppEnv, createApp } from "../routes/mod.ts";
 
 export const TEST_ITERATIONS = 1000;
@@ -75,6 +76,17 @@ export async function createTestToken(db: Db, name: string, role: Role): Promise
     expiresAt: null,
   });
   return token;
+}
+
+/** A JWT for `user` as `POST /auth/token` would issue it at `at`, signed with the test key. */
+export function signTestJwt(
+  user: Pick<User, "id" | "passwordChangedAt">,
+  at = new Date(),
+  ttlMs = 3_600_000,
+): Promise<string> {
+  return signJwt(TEST_SECRET_KEY, String(user.id), at, ttlMs, {
+    [PASSWORD_CLAIM]: new Date(user.passwordChangedAt).getTime(),
+  });
 }
 
 /** The `name=value` of a Set-Cookie header, or null. */

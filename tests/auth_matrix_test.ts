@@ -7,11 +7,11 @@
  * are checked against the routers both ways, so a new route cannot be left out.
  */
 import assert from "node:assert/strict";
-import { signJwt } from "../auth/jwt.ts";
 import { type Access, can, type Permission, type Role, ROLES } from "../auth/roles.ts";
 import { sha256Hex } from "../auth/secrets.ts";
 import type { Db } from "../db/client.ts";
 import { insertSession } from "../db/sessions.ts";
+import { findUserByName } from "../db/users.ts";
 import { createDagRun } from "../db/runs.ts";
 import { api } from "../routes/api.ts";
 import { OPERATIONS } from "../routes/api/operations.ts";
@@ -27,8 +27,8 @@ import {
   createTestUser,
   login,
   ORIGIN,
+  signTestJwt,
   TEST_PASSWORD,
-  TEST_SECRET_KEY,
   testAuth,
 } from "./auth_helpers.ts";
 import { dbTest } from "./helpers.ts";
@@ -245,7 +245,7 @@ async function apiCallers(db: Db, app: Fixture["app"]): Promise<Who[]> {
   const callers: Who[] = [{ name: "anonymous", role: null, headers: {} }];
   for (const role of ROLES) {
     const user = await createTestUser(db, `api_${role.toLowerCase()}`, role);
-    const jwt = await signJwt(TEST_SECRET_KEY, String(user.id), new Date(), 3_600_000);
+    const jwt = await signTestJwt(user);
     callers.push({ name: `${role} (JWT)`, role, headers: { authorization: `Bearer ${jwt}` } });
   }
   const token = await createTestToken(db, "matrix user token", "User");
@@ -261,11 +261,8 @@ async function apiCallers(db: Db, app: Fixture["app"]): Promise<Who[]> {
     role: null,
     headers: { authorization: `Bearer ${revoked}` },
   });
-  const [admin] = await db.sql<
-    { id: number }
-  >`SELECT id FROM app_user WHERE username = 'api_admin'`;
-  const old = new Date(Date.now() - 2 * 3_600_000);
-  const expired = await signJwt(TEST_SECRET_KEY, String(admin.id), old, 3_600_000);
+  const admin = (await findUserByName(db.sql, "api_admin"))!;
+  const expired = await signTestJwt(admin, new Date(Date.now() - 2 * 3_600_000));
   callers.push({
     name: "expired JWT",
     role: null,
