@@ -132,14 +132,18 @@ const failuresOfAddress = (addr: unknown, since: unknown) =>
   frag`SELECT dttm FROM audit_log
     WHERE event = 'login_failed' AND client_addr = ${addr} AND dttm > ${since}`;
 
+const LOGIN_LOCK_CLASS = 7_406_840; // arbitrary, constant: "gust login attempts", then a key
+
 /**
  * Records a login attempt as failed before its password is checked, unless the name or the
- * address is over its limit; returns the row's id, or null when the attempt is refused. Counting
- * and inserting in one statement, before the slow check, keeps a burst of parallel attempts
- * from all passing the count. A successful login turns its row into a `login` (completeLogin).
+ * address is over its limit; returns the row's id, or null when the attempt is refused. The
+ * count and the insert happen under locks on the name and the address (taken in that order,
+ * so two attempts cannot wait on each other in a cycle), before the slow check, so a burst of
+ * parallel attempts is held to the limit exactly. A successful login turns its row into a
+ * `login` (completeLogin).
  */
 export async function insertLoginAttempt(
-  sql: Sql,
+  tx: Sql,
   e: AuditEntry & { owner: string },
   limits: { user: LoginLimit | null; address: LoginLimit | null },
 ): Promise<number | null> {
@@ -158,8 +162,12 @@ export async function insertLoginAttempt(
       }) f) < ${limits.address.count}`,
     );
   }
+  await tx`SELECT pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}, hashtext(lower(${e.owner})))`;
+  if (e.clientAddr !== null) {
+    await tx`SELECT pg_advisory_xact_lock(${LOGIN_LOCK_CLASS + 1}, hashtext(${e.clientAddr}))`;
+  }
   const rows = await query<{ id: number }>(
-    sql,
+    tx,
     frag`INSERT INTO audit_log (dttm, event, owner, actor, client_addr, extra)
       SELECT ${e.when}, 'login_failed', ${e.owner}, ${e.actor}, ${e.clientAddr}, ${json(e.extra)}
       ${where(checks)}

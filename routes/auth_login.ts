@@ -50,7 +50,7 @@ export async function checkLogin(
     address: limitOf(loginRateLimit.address, at),
   };
   const entry = auditEntry(c, "login_failed", {}, { via }, { owner: name, actor: "anonymous" });
-  const attempt = await insertLoginAttempt(db.sql, { ...entry, owner: name }, limits);
+  const attempt = await db.begin((tx) => insertLoginAttempt(tx, { ...entry, owner: name }, limits));
   if (attempt === null) {
     const retryAt = await loginRetryAt(db.sql, name, clientAddress(c), limits, {
       user: loginRateLimit.user?.windowMs ?? 0,
