@@ -6,7 +6,7 @@
  */
 
 export const ROLES = ["Viewer", "User", "Op", "Admin"] as const;
-export type Role = typeof ROLES[number];
+export type UserRole = typeof ROLES[number];
 
 export type Permission =
   | "read"
@@ -25,21 +25,21 @@ export type Permission =
 export type Access = Permission | "public";
 
 /** Each role's own permissions; a role also has those of every role before it in ROLES. */
-const GRANTS: Record<Role, Permission[]> = {
+const GRANTS: Record<UserRole, Permission[]> = {
   Viewer: ["read"],
   User: ["trigger", "clear", "mark", "pause"],
   Op: ["pools", "connections", "variables"],
   Admin: ["users", "tokens", "audit"],
 };
 
-const PERMISSIONS = new Map<Role, ReadonlySet<Permission>>(
+const PERMISSIONS = new Map<UserRole, ReadonlySet<Permission>>(
   ROLES.map((role, i) => [role, new Set(ROLES.slice(0, i + 1).flatMap((r) => GRANTS[r]))]),
 );
 
-export function can(role: Role, permission: Permission): boolean {
+export function can(role: UserRole, permission: Permission): boolean {
   return PERMISSIONS.get(role)?.has(permission) ?? false;
 }
 
-export function isRole(value: unknown): value is Role {
+export function isUserRole(value: unknown): value is UserRole {
   return typeof value === "string" && (ROLES as readonly string[]).includes(value);
 }

@@ -4,7 +4,7 @@
  * password is read from stdin with `--password-stdin`, never from an argument (arguments show
  * in `ps` and shell history); without it one is generated and printed once.
  */
-import { isRole, ROLES } from "../auth/roles.ts";
+import { isUserRole, ROLES } from "../auth/roles.ts";
 import type { Config } from "../config.ts";
 import type { ApiJson } from "./client.ts";
 import type { CliOptions } from "./mod.ts";
@@ -15,7 +15,7 @@ const enc = encodeURIComponent;
 
 function roleOption(value: string | undefined): string {
   if (!value) throw new UsageError(`Missing --role (one of ${ROLES.join(", ")})`);
-  if (!isRole(value)) {
+  if (!isUserRole(value)) {
     throw new UsageError(`--role must be one of ${ROLES.join(", ")}, not "${value}"`);
   }
   return value;

@@ -3,7 +3,7 @@
  * once a minute per token, so a busy script costs one write a minute; it is therefore accurate
  * to the minute.
  */
-import type { Role } from "../auth/roles.ts";
+import type { UserRole } from "../auth/roles.ts";
 import { raw, type Sql } from "./client.ts";
 
 const TOUCH_EVERY_MS = 60_000;
@@ -11,7 +11,7 @@ const TOUCH_EVERY_MS = 60_000;
 export interface ApiToken {
   id: number;
   name: string;
-  role: Role;
+  role: UserRole;
   prefix: string;
   createdBy: string | null;
   createdAt: Date;
@@ -28,7 +28,7 @@ export async function insertApiToken(
   tx: Sql,
   t: {
     name: string;
-    role: Role;
+    role: UserRole;
     tokenHash: string;
     prefix: string;
     createdBy: string | null;

@@ -4,7 +4,7 @@
  * active; its `last_seen_at` is renewed at most once a minute, so a page that polls every two
  * seconds costs one write a minute, not thirty.
  */
-import type { Role } from "../auth/roles.ts";
+import type { UserRole } from "../auth/roles.ts";
 import type { Sql } from "./client.ts";
 
 /** How stale `last_seen_at` may get before a request renews it. */
@@ -14,7 +14,7 @@ export interface SessionUser {
   idHash: string;
   userId: number;
   username: string;
-  role: Role;
+  role: UserRole;
   lastSeenAt: Date;
 }
 

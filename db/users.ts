@@ -4,13 +4,13 @@
  * transaction that would make it, with the Admins locked, so two concurrent demotions cannot
  * both pass.
  */
-import type { Role } from "../auth/roles.ts";
+import type { UserRole } from "../auth/roles.ts";
 import { raw, type Sql } from "./client.ts";
 
 export interface User {
   id: number;
   username: string;
-  role: Role;
+  role: UserRole;
   isActive: boolean;
   passwordChangedAt: Date;
   createdAt: Date;
@@ -35,7 +35,7 @@ export async function countUsers(sql: Sql): Promise<number> {
 /** Inserts a user; null when the name is taken (whatever its case). */
 export async function insertUser(
   tx: Sql,
-  u: { username: string; role: Role; passwordHash: string; now: Date },
+  u: { username: string; role: UserRole; passwordHash: string; now: Date },
 ): Promise<User | null> {
   const rows = await tx<User>`
     INSERT INTO app_user (username, role, password_hash, password_changed_at, created_at,
@@ -54,7 +54,7 @@ const FIRST_USER_LOCK = 7_406_830; // arbitrary, constant: "gust first user"
  */
 export async function insertFirstUser(
   tx: Sql,
-  u: { username: string; role: Role; passwordHash: string; now: Date },
+  u: { username: string; role: UserRole; passwordHash: string; now: Date },
 ): Promise<boolean> {
   await tx`SELECT pg_advisory_xact_lock(${FIRST_USER_LOCK})`;
   if (await countUsers(tx) > 0) return false;
@@ -94,7 +94,7 @@ async function keepAnAdmin(tx: Sql, userId: number, staysAdmin: boolean): Promis
   }
 }
 
-export async function setUserRole(tx: Sql, userId: number, role: Role, now: Date) {
+export async function setUserRole(tx: Sql, userId: number, role: UserRole, now: Date) {
   await keepAnAdmin(tx, userId, role === "Admin");
   const rows = await tx`
     UPDATE app_user SET role = ${role}, updated_at = ${now}

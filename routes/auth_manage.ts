@@ -5,7 +5,7 @@
  * their JWTs stop working because they were issued before the change.
  */
 import { hashPassword, randomPassword, verifyPassword } from "../auth/password.ts";
-import type { Role } from "../auth/roles.ts";
+import type { UserRole } from "../auth/roles.ts";
 import { API_TOKEN_PREFIX, randomToken, sha256Hex } from "../auth/secrets.ts";
 import { type ApiToken, insertApiToken, revokeApiToken } from "../db/api_tokens.ts";
 import { insertAudit } from "../db/audit_log.ts";
@@ -36,7 +36,7 @@ const audit = (c: AuthContext, event: string, extra: Record<string, unknown>) =>
 
 export async function createUser(
   c: AuthContext,
-  u: { username: string; role: Role; password?: string },
+  u: { username: string; role: UserRole; password?: string },
 ): Promise<{ user: User; password?: string }> {
   const { db } = c.get("deps");
   const password = u.password ?? randomPassword();
@@ -53,7 +53,7 @@ export async function createUser(
 }
 
 export interface UserChange {
-  role?: Role;
+  role?: UserRole;
   password?: string;
   /** Generate a new password and return it once. */
   resetPassword?: boolean;
@@ -134,7 +134,7 @@ export async function changeOwnPassword(
 
 export async function createToken(
   c: AuthContext,
-  t: { name: string; role: Role; expiresInDays?: number | null },
+  t: { name: string; role: UserRole; expiresInDays?: number | null },
 ): Promise<{ token: ApiToken; secret: string }> {
   const { db } = c.get("deps");
   const secret = randomToken(API_TOKEN_PREFIX);

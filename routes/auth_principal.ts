@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { AUDIENCE, signJwt, verifyJwt } from "../auth/jwt.ts";
 import { constantTimeEqual, DEFAULT_ITERATIONS, toBase64Url } from "../auth/password.ts";
-import type { Role } from "../auth/roles.ts";
+import type { UserRole } from "../auth/roles.ts";
 import { API_TOKEN_PREFIX, LOCAL_TOKEN_PREFIX, sha256Hex } from "../auth/secrets.ts";
 import type { Rate } from "../config.ts";
 import { useApiToken } from "../db/api_tokens.ts";
@@ -21,7 +21,7 @@ export interface Principal {
   kind: "user" | "api_token" | "cli";
   /** The username, the API token's name, or "cli". */
   name: string;
-  role: Role;
+  role: UserRole;
   userId: number | null;
   /** How it proved who it is. */
   via: "session" | "jwt" | "api_token" | "local";

@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import { hashPassword } from "../auth/password.ts";
-import type { Role } from "../auth/roles.ts";
+import type { UserRole } from "../auth/roles.ts";
 import { API_TOKEN_PREFIX, randomToken, sha256Hex } from "../auth/secrets.ts";
 import { insertApiToken } from "../db/api_tokens.ts";
 import type { Db } from "../db/client.ts";
@@ -52,7 +52,7 @@ export function adminApp(deps: AppDeps): Hono<AppEnv> {
 export async function createTestUser(
   db: Db,
   username: string,
-  role: Role,
+  role: UserRole,
   password = TEST_PASSWORD,
 ): Promise<User> {
   const passwordHash = await hashPassword(password, TEST_ITERATIONS);
@@ -64,7 +64,7 @@ export async function createTestUser(
 }
 
 /** Creates an API token straight in the database; returns the token. */
-export async function createTestToken(db: Db, name: string, role: Role): Promise<string> {
+export async function createTestToken(db: Db, name: string, role: UserRole): Promise<string> {
   const token = randomToken(API_TOKEN_PREFIX);
   await insertApiToken(db.sql, {
     name,

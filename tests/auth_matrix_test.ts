@@ -7,7 +7,7 @@
  * are checked against the routers both ways, so a new route cannot be left out.
  */
 import assert from "node:assert/strict";
-import { type Access, can, type Permission, type Role, ROLES } from "../auth/roles.ts";
+import { type Access, can, type Permission, ROLES, type UserRole } from "../auth/roles.ts";
 import { sha256Hex } from "../auth/secrets.ts";
 import type { Db } from "../db/client.ts";
 import { insertSession } from "../db/sessions.ts";
@@ -46,7 +46,7 @@ const routeKey = (method: string, path: string) => `${method.toUpperCase()} ${pa
  * The brief's roles, written out independently of auth/roles.ts: the least role allowed each
  * permission.
  */
-const LEAST_ROLE: Record<Permission, Role> = {
+const LEAST_ROLE: Record<Permission, UserRole> = {
   read: "Viewer",
   trigger: "User",
   clear: "User",
@@ -132,7 +132,7 @@ const UI_EXPECTED: Record<string, Access> = {
 };
 
 /** Whether `role` may use a route needing `access`, by the tables above (not by `can`). */
-function allowed(role: Role | null, access: Access | undefined): boolean {
+function allowed(role: UserRole | null, access: Access | undefined): boolean {
   if (access === undefined) throw new Error("A route without an expectation: add it above");
   if (access === "public") return true;
   return role !== null && ROLES.indexOf(role) >= ROLES.indexOf(LEAST_ROLE[access]);

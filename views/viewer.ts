@@ -5,11 +5,11 @@
  */
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
-import { can, type Permission, type Role } from "../auth/roles.ts";
+import { can, type Permission, type UserRole } from "../auth/roles.ts";
 
 export interface Viewer {
   name: string;
-  role: Role;
+  role: UserRole;
   /** A person with a session (not a token): they can log out and change their password. */
   hasSession: boolean;
 }

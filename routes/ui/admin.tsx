@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { isRole, type Role } from "../../auth/roles.ts";
+import { isUserRole, type UserRole } from "../../auth/roles.ts";
 import { listApiTokens } from "../../db/api_tokens.ts";
 import { listAuditPage } from "../../db/audit_log.ts";
 import { orderBy } from "../../db/fragment.ts";
@@ -51,7 +51,7 @@ async function attempt(
   }
 }
 
-const roleOf = (value: string | undefined): Role | null => (isRole(value) ? value : null);
+const roleOf = (value: string | undefined): UserRole | null => (isUserRole(value) ? value : null);
 
 export const adminUi = new Hono<AppEnv>()
   .get("/users", (c) => usersPage(c, {}))
