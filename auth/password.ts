@@ -48,11 +48,11 @@ function parse(stored: string): { iterations: number; salt: Uint8Array; hash: Ui
   }
 }
 
-/** Compares in time that depends only on the length, never on where the bytes differ. */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
+/** True when the two are equal, in a time that depends only on their length. */
+export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
   let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  for (let i = 0; i < a.byteLength; i++) diff |= a[i] ^ b[i];
   return diff === 0;
 }
 
@@ -60,7 +60,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const parsed = parse(stored);
   if (!parsed || parsed.iterations < 1) return false;
   const hash = await derive(password, parsed.salt, parsed.iterations);
-  return constantTimeEqual(hash, parsed.hash);
+  return timingSafeEqual(hash, parsed.hash);
 }
 
 /** Whether a hash was made with fewer iterations than asked for now (or is not ours). */

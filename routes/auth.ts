@@ -24,6 +24,7 @@ import {
   apiError,
   body,
   DEFAULT_MAX_BODY_BYTES,
+  intPath,
   validationError,
   zodErrors,
 } from "./api/common.ts";
@@ -136,15 +137,7 @@ export const authApi = new Hono<AppEnv>()
     return c.json(tokenResponse(token, secret), 201);
   })
   .delete("/tokens/:token_id", async (c) => {
-    const text = c.req.param("token_id");
-    if (!/^\d{1,9}$/.test(text)) {
-      validationError([{
-        type: "int_parsing",
-        loc: ["path", "token_id"],
-        msg: "Input should be a valid integer, unable to parse string as an integer",
-      }]);
-    }
-    return c.json(tokenResponse(await revokeToken(c, Number(text))));
+    return c.json(tokenResponse(await revokeToken(c, intPath(c, "token_id"))));
   })
   .all("*", (c) => c.json({ detail: "Not Found" }, 404))
   .onError((error, c) => {

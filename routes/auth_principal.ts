@@ -8,7 +8,7 @@
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { AUDIENCE, signJwt, verifyJwt } from "../auth/jwt.ts";
-import { constantTimeEqual, DEFAULT_ITERATIONS, toBase64Url } from "../auth/password.ts";
+import { DEFAULT_ITERATIONS, timingSafeEqual, toBase64Url } from "../auth/password.ts";
 import type { UserRole } from "../auth/roles.ts";
 import { API_TOKEN_PREFIX, LOCAL_TOKEN_PREFIX, sha256Hex } from "../auth/secrets.ts";
 import type { Rate } from "../config.ts";
@@ -142,7 +142,7 @@ export async function authenticateBearer(c: AuthContext): Promise<Authenticated 
   const token = match[1];
   const { localToken } = settings(c);
   if (token.startsWith(LOCAL_TOKEN_PREFIX)) {
-    if (localToken && constantTimeEqual(encoder.encode(token), encoder.encode(localToken))) {
+    if (localToken && timingSafeEqual(encoder.encode(token), encoder.encode(localToken))) {
       return { principal: { kind: "cli", name: "cli", role: "Admin", userId: null, via: "local" } };
     }
     return { problem: "Invalid token" };

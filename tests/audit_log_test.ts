@@ -11,19 +11,18 @@ import type { AuditRow } from "../db/audit_log.ts";
 import { insertAudit } from "../db/audit_log.ts";
 import type { Db } from "../db/client.ts";
 import { createDagRun } from "../db/runs.ts";
-import { createApp } from "../routes/mod.ts";
 import { signGust } from "../routes/webhook_signature.ts";
 import { markRun } from "../scheduler/mark.ts";
 import { triggerRun } from "../scheduler/trigger_run.ts";
 import { urls } from "../views/format.ts";
 import {
+  authTestApp,
   createTestToken,
   createTestUser,
   login,
   ORIGIN,
   TEST_LOCAL_TOKEN,
   TEST_PASSWORD,
-  testAuth,
 } from "./auth_helpers.ts";
 import { dbTest, TestClock } from "./helpers.ts";
 import { airflowDoc, check, responseSchema } from "./openapi_check.ts";
@@ -41,16 +40,15 @@ const from = { remoteAddr: { hostname: CLIENT, port: 50000, transport: "tcp" } }
 
 async function setup(db: Db) {
   const clock = new TestClock(new Date("2026-03-01T12:00:00Z"));
-  const app = createApp({
-    db,
-    roles: ["web"],
-    startedAt: clock.now(),
+  const app = authTestApp(db, {
     clock: clock.now,
-    auth: testAuth({ forwardedAllowIps: [] }),
-    webhook: {
-      ...DEFAULT_WEBHOOK_CONFIG,
-      rateLimit: null,
-      variables: { GUST_WEBHOOK_SECRET_AUDITED: SECRET },
+    auth: { forwardedAllowIps: [] },
+    deps: {
+      webhook: {
+        ...DEFAULT_WEBHOOK_CONFIG,
+        rateLimit: null,
+        variables: { GUST_WEBHOOK_SECRET_AUDITED: SECRET },
+      },
     },
   });
   const versionId = await storeFakeDag(db, DAG);

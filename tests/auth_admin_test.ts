@@ -7,14 +7,13 @@
 import assert from "node:assert/strict";
 import { hashPassword } from "../auth/password.ts";
 import type { Db } from "../db/client.ts";
-import { createApp } from "../routes/mod.ts";
 import {
+  authTestApp,
   createTestUser,
   login,
   ORIGIN,
   TEST_ITERATIONS,
   TEST_PASSWORD,
-  testAuth,
 } from "./auth_helpers.ts";
 import { dbTest } from "./helpers.ts";
 import { attributeNames, type Doc, parse } from "./ui_helpers.ts";
@@ -22,7 +21,7 @@ import { attributeNames, type Doc, parse } from "./ui_helpers.ts";
 const HOSTILE = `<script>alert(1)</script>"><img src=x onerror=alert(2)>`;
 
 async function setup(db: Db) {
-  const app = createApp({ db, roles: ["web"], startedAt: new Date(), auth: testAuth() });
+  const app = authTestApp(db);
   await createTestUser(db, "root", "Admin");
   const cookie = await login(app, "root");
   const get = async (path: string, as = cookie) => {

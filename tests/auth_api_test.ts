@@ -9,15 +9,14 @@ import { signJwt } from "../auth/jwt.ts";
 import { toBase64Url } from "../auth/password.ts";
 import type { Db } from "../db/client.ts";
 import { findUserByName } from "../db/users.ts";
-import { createApp } from "../routes/mod.ts";
 import {
+  authTestApp,
   createTestUser,
   jwtFor,
   signTestJwt,
   TEST_LOCAL_TOKEN,
   TEST_PASSWORD,
   TEST_SECRET_KEY,
-  testAuth,
 } from "./auth_helpers.ts";
 import { dbTest, TestClock } from "./helpers.ts";
 import { check, type OpenApiDoc, responseSchema } from "./openapi_check.ts";
@@ -25,13 +24,7 @@ import { fakeDag, storeFakeDag } from "./ui_helpers.ts";
 
 async function setup(db: Db) {
   const clock = new TestClock(new Date());
-  const app = createApp({
-    db,
-    roles: ["web"],
-    startedAt: clock.now(),
-    clock: clock.now,
-    auth: testAuth({ jwtTtlMs: 3_600_000 }),
-  });
+  const app = authTestApp(db, { clock: clock.now, auth: { jwtTtlMs: 3_600_000 } });
   await storeFakeDag(db, fakeDag("a_dag"));
   await createTestUser(db, "viewer", "Viewer");
   await createTestUser(db, "admin", "Admin");

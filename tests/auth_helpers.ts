@@ -44,6 +44,21 @@ export function withCredential(app: Hono<AppEnv>, token = TEST_LOCAL_TOKEN): Hon
   return outer;
 }
 
+/** The web app on `db`, on the clock given (the system's otherwise), with test auth settings. */
+export function authTestApp(
+  db: Db,
+  o: { clock?: () => Date; auth?: Partial<AuthSettings>; deps?: Partial<AppDeps> } = {},
+): Hono<AppEnv> {
+  return createApp({
+    db,
+    roles: ["web"],
+    startedAt: new Date(),
+    clock: o.clock,
+    auth: testAuth(o.auth),
+    ...o.deps,
+  });
+}
+
 /** `createApp` with test settings, its requests made as an Admin unless they say otherwise. */
 export function adminApp(deps: AppDeps): Hono<AppEnv> {
   return withCredential(createApp({ ...deps, auth: testAuth(deps.auth) }));

@@ -17,19 +17,18 @@ import { api } from "../routes/api.ts";
 import { OPERATIONS } from "../routes/api/operations.ts";
 import { authApi } from "../routes/auth.ts";
 import { apiAccessMap, uiAccessMap } from "../routes/auth_access.ts";
-import { createApp } from "../routes/mod.ts";
 import { ui } from "../routes/ui.tsx";
 import { UI_ACCESS } from "../routes/ui/access.ts";
 import { check } from "./openapi_check.ts";
 import { airflowDoc } from "./openapi_check.ts";
 import {
+  authTestApp,
   createTestToken,
   createTestUser,
   login,
   ORIGIN,
   signTestJwt,
   TEST_PASSWORD,
-  testAuth,
 } from "./auth_helpers.ts";
 import { dbTest } from "./helpers.ts";
 import { fakeDag, linked, storeFakeDag, task } from "./ui_helpers.ts";
@@ -193,7 +192,7 @@ Deno.test("the access maps resolve each route to its own entry, whatever its ids
 });
 
 interface Fixture {
-  app: ReturnType<typeof createApp>;
+  app: ReturnType<typeof authTestApp>;
   dagRunId: number;
   tiId: number;
   targetTokenId: number;
@@ -229,7 +228,7 @@ async function fixture(db: Db): Promise<Fixture> {
   await createTestToken(db, "target-token", "Viewer");
   const [{ id: targetTokenId }] = await db.sql<{ id: number }>`
     SELECT id FROM api_token WHERE name = 'target-token'`;
-  const app = createApp({ db, roles: ["web"], startedAt: now, auth: testAuth() });
+  const app = authTestApp(db);
   return { app, dagRunId, tiId, targetTokenId };
 }
 
@@ -239,6 +238,13 @@ type Who = {
   role: typeof ROLES[number] | null;
   headers: Record<string, string>;
 };
+
+/** A caller with an Admin's API token that was revoked. */
+async function revokedToken(db: Db, name: string): Promise<Who> {
+  const token = await createTestToken(db, name, "Admin");
+  await db.sql`UPDATE api_token SET revoked_at = now() WHERE name = ${name}`;
+  return { name: "revoked API token", role: null, headers: { authorization: `Bearer ${token}` } };
+}
 
 /** Every role with a JWT (and User also with an API token), and three that are no one. */
 async function apiCallers(db: Db, app: Fixture["app"]): Promise<Who[]> {
@@ -254,13 +260,7 @@ async function apiCallers(db: Db, app: Fixture["app"]): Promise<Who[]> {
     role: "User",
     headers: { authorization: `Bearer ${token}` },
   });
-  const revoked = await createTestToken(db, "revoked", "Admin");
-  await db.sql`UPDATE api_token SET revoked_at = now() WHERE name = 'revoked'`;
-  callers.push({
-    name: "revoked API token",
-    role: null,
-    headers: { authorization: `Bearer ${revoked}` },
-  });
+  callers.push(await revokedToken(db, "revoked"));
   const admin = (await findUserByName(db.sql, "api_admin"))!;
   const expired = await signTestJwt(admin, new Date(Date.now() - 2 * 3_600_000));
   callers.push({
@@ -431,13 +431,7 @@ async function uiCallers(db: Db, f: Fixture): Promise<Who[]> {
     role: null,
     headers: { cookie: `gust_session=${stale}` },
   });
-  const revoked = await createTestToken(db, "ui revoked", "Admin");
-  await db.sql`UPDATE api_token SET revoked_at = now() WHERE name = 'ui revoked'`;
-  callers.push({
-    name: "revoked API token",
-    role: null,
-    headers: { authorization: `Bearer ${revoked}` },
-  });
+  callers.push(await revokedToken(db, "ui revoked"));
   return callers;
 }
 

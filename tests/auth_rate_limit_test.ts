@@ -6,25 +6,21 @@
  */
 import assert from "node:assert/strict";
 import type { Db } from "../db/client.ts";
-import { createApp } from "../routes/mod.ts";
-import { createTestUser, ORIGIN, TEST_PASSWORD, testAuth } from "./auth_helpers.ts";
+import { authTestApp, createTestUser, ORIGIN, TEST_PASSWORD } from "./auth_helpers.ts";
 import { dbTest, TestClock } from "./helpers.ts";
 
 const WINDOW = 300_000;
 
 function replica(db: Db, clock: TestClock) {
-  return createApp({
-    db,
-    roles: ["web"],
-    startedAt: clock.now(),
+  return authTestApp(db, {
     clock: clock.now,
-    auth: testAuth({
+    auth: {
       loginRateLimit: {
         user: { count: 3, windowMs: WINDOW },
         address: { count: 5, windowMs: WINDOW },
       },
       forwardedAllowIps: [],
-    }),
+    },
   });
 }
 
@@ -145,15 +141,12 @@ dbTest("failed logins are limited per client address, whatever the names", async
   });
 
   await t.step("behind a trusted proxy, X-Forwarded-For names the client", async () => {
-    const proxied = createApp({
-      db,
-      roles: ["web"],
-      startedAt: clock.now(),
+    const proxied = authTestApp(db, {
       clock: clock.now,
-      auth: testAuth({
+      auth: {
         loginRateLimit: { user: null, address: { count: 5, windowMs: WINDOW } },
         forwardedAllowIps: ["127.0.0.1"],
-      }),
+      },
     });
     const via = async (client: string, peer = "127.0.0.1") => {
       const res = await proxied.request("/auth/token", {

@@ -8,16 +8,15 @@ import assert from "node:assert/strict";
 import { sha256Hex } from "../auth/secrets.ts";
 import type { Db } from "../db/client.ts";
 import { findUserByName } from "../db/users.ts";
-import { createApp } from "../routes/mod.ts";
 import { urls } from "../views/format.ts";
 import {
+  authTestApp,
   cookieOf,
   createTestUser,
   login,
   ORIGIN,
   signTestJwt,
   TEST_PASSWORD,
-  testAuth,
 } from "./auth_helpers.ts";
 import { dbTest, TestClock } from "./helpers.ts";
 import { fakeDag, parse, storeFakeDag } from "./ui_helpers.ts";
@@ -26,12 +25,9 @@ const MINUTE = 60_000;
 
 async function setup(db: Db) {
   const clock = new TestClock(new Date());
-  const app = createApp({
-    db,
-    roles: ["web"],
-    startedAt: clock.now(),
+  const app = authTestApp(db, {
     clock: clock.now,
-    auth: testAuth({ sessionIdleMs: 30 * MINUTE, sessionMaxMs: 120 * MINUTE }),
+    auth: { sessionIdleMs: 30 * MINUTE, sessionMaxMs: 120 * MINUTE },
   });
   await storeFakeDag(db, fakeDag("s_dag"));
   await createTestUser(db, "ada", "User");

@@ -7,7 +7,7 @@ import { ROLES } from "../auth/roles.ts";
 import type { ApiToken } from "../db/api_tokens.ts";
 import type { User } from "../db/users.ts";
 import { formatTime } from "./format.ts";
-import { Layout } from "./layout.tsx";
+import { FormField, Layout } from "./layout.tsx";
 
 export interface AdminNotice {
   text: string;
@@ -96,19 +96,19 @@ export function UsersPage(props: { users: User[]; notice?: AdminNotice; error?: 
       </div>
       <h2>New user</h2>
       <form method="post" action="/admin/users" id="new-user">
-        <div class="field">
-          <label for="new-username">Username</label>
+        <FormField id="new-username" label="Username">
           <input id="new-username" name="username" required autocomplete="off" />
-        </div>
-        <div class="field">
-          <label for="new-role">Role</label>
+        </FormField>
+        <FormField id="new-role" label="Role">
           <RoleSelect name="role" id="new-role" />
-        </div>
-        <div class="field">
-          <label for="new-password">Password</label>
+        </FormField>
+        <FormField
+          id="new-password"
+          label="Password"
+          help="Leave empty to generate one, shown once."
+        >
           <input id="new-password" name="password" type="password" autocomplete="new-password" />
-          <div class="help">Leave empty to generate one, shown once.</div>
-        </div>
+        </FormField>
         <button type="submit" class="primary">Create user</button>
       </form>
     </Layout>
@@ -173,19 +173,19 @@ export function TokensPage(props: { tokens: ApiToken[]; notice?: AdminNotice; er
       </div>
       <h2>New token</h2>
       <form method="post" action="/admin/tokens" id="new-token">
-        <div class="field">
-          <label for="token-name">Name</label>
+        <FormField id="token-name" label="Name">
           <input id="token-name" name="name" required maxLength={100} autocomplete="off" />
-        </div>
-        <div class="field">
-          <label for="token-role">Role</label>
+        </FormField>
+        <FormField id="token-role" label="Role">
           <RoleSelect name="role" id="token-role" />
-        </div>
-        <div class="field">
-          <label for="token-days">Expires after (days)</label>
+        </FormField>
+        <FormField
+          id="token-days"
+          label="Expires after (days)"
+          help="Leave empty for a token that lasts until it is revoked."
+        >
           <input id="token-days" name="expires_in_days" type="number" min="1" max="3650" />
-          <div class="help">Leave empty for a token that lasts until it is revoked.</div>
-        </div>
+        </FormField>
         <button type="submit" class="primary">Create token</button>
       </form>
     </Layout>

@@ -127,6 +127,19 @@ export function Facts(props: { items: [string, ComponentChildren][]; id?: string
   );
 }
 
+/** A labelled form field, with a line of help under it. */
+export function FormField(
+  props: { id: string; label: string; help?: string; children: ComponentChildren },
+) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      {props.children}
+      {props.help && <div class="help">{props.help}</div>}
+    </div>
+  );
+}
+
 /** Newer/older links for lists read one page at a time. */
 export function Pager(
   props: { prev: string | null; next: string | null; label?: ComponentChildren },

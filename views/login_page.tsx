@@ -2,7 +2,7 @@
  * The login page, the page of a refused action, and the account page (change your password).
  * Plain forms: they work without JavaScript, and the answer is a whole page.
  */
-import { Layout } from "./layout.tsx";
+import { FormField, Layout } from "./layout.tsx";
 import { useViewer } from "./viewer.ts";
 
 export function LoginPage(props: { next: string; username?: string; error?: string }) {
@@ -13,8 +13,7 @@ export function LoginPage(props: { next: string; username?: string; error?: stri
         {props.error && <p class="notice error" role="alert" id="login-error">{props.error}</p>}
         <form method="post" action="/login" id="login-form">
           <input type="hidden" name="next" value={props.next} />
-          <div class="field">
-            <label for="username">Username</label>
+          <FormField id="username" label="Username">
             <input
               id="username"
               name="username"
@@ -23,9 +22,8 @@ export function LoginPage(props: { next: string; username?: string; error?: stri
               autofocus
               value={props.username ?? ""}
             />
-          </div>
-          <div class="field">
-            <label for="password">Password</label>
+          </FormField>
+          <FormField id="password" label="Password">
             <input
               id="password"
               name="password"
@@ -33,7 +31,7 @@ export function LoginPage(props: { next: string; username?: string; error?: stri
               autocomplete="current-password"
               required
             />
-          </div>
+          </FormField>
           <div class="actions">
             <button type="submit" class="primary">Log in</button>
           </div>
@@ -66,8 +64,7 @@ export function AccountPage(props: { notice?: string; error?: string }) {
       {props.error && <p class="notice error" role="alert">{props.error}</p>}
       <p class="muted">Every other session of yours ends, and your API JWTs stop working.</p>
       <form method="post" action="/account/password" id="password-form">
-        <div class="field">
-          <label for="current">Current password</label>
+        <FormField id="current" label="Current password">
           <input
             id="current"
             name="current"
@@ -75,15 +72,13 @@ export function AccountPage(props: { notice?: string; error?: string }) {
             autocomplete="current-password"
             required
           />
-        </div>
-        <div class="field">
-          <label for="new">New password</label>
+        </FormField>
+        <FormField id="new" label="New password">
           <input id="new" name="new" type="password" autocomplete="new-password" required />
-        </div>
-        <div class="field">
-          <label for="confirm">New password again</label>
+        </FormField>
+        <FormField id="confirm" label="New password again">
           <input id="confirm" name="confirm" type="password" autocomplete="new-password" required />
-        </div>
+        </FormField>
         <div class="actions">
           <button type="submit" class="primary">Change password</button>
         </div>

@@ -40,6 +40,19 @@ export function validationError(detail: FieldError[]): never {
   throw new HTTPException(422, { res: Response.json({ detail }, { status: 422 }) });
 }
 
+/** A non-negative integer path parameter, or a 422 as FastAPI answers for one that is not. */
+export function intPath(c: ApiContext, name: string): number {
+  const text = c.req.param(name) ?? "";
+  if (!/^\d{1,9}$/.test(text)) {
+    validationError([{
+      type: "int_parsing",
+      loc: ["path", name],
+      msg: "Input should be a valid integer, unable to parse string as an integer",
+    }]);
+  }
+  return Number(text);
+}
+
 /** `~` as null (every one), anything else as itself. */
 export const orAll = (value: string): string | null => (value === ALL ? null : value);
 

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { type AuditRow, getAuditRow, listAuditPage } from "../../db/audit_log.ts";
 import type { AppEnv } from "../mod.ts";
-import { notFound, QueryReader, validationError } from "./common.ts";
+import { intPath, notFound, QueryReader } from "./common.ts";
 
 const EVENT_LOG_ORDER: Record<string, string> = {
   id: "id",
@@ -58,15 +58,8 @@ export const eventLogs = new Hono<AppEnv>()
     return c.json({ event_logs: page.rows.map(eventLogResponse), total_entries: page.total });
   })
   .get("/:event_log_id", async (c) => {
-    const text = c.req.param("event_log_id");
-    if (!/^\d{1,9}$/.test(text)) {
-      validationError([{
-        type: "int_parsing",
-        loc: ["path", "event_log_id"],
-        msg: "Input should be a valid integer, unable to parse string as an integer",
-      }]);
-    }
-    const row = await getAuditRow(c.get("deps").db.sql, Number(text));
-    if (!row) notFound(`The Event Log with id: \`${text}\` not found`);
+    const id = intPath(c, "event_log_id");
+    const row = await getAuditRow(c.get("deps").db.sql, id);
+    if (!row) notFound(`The Event Log with id: \`${id}\` not found`);
     return c.json(eventLogResponse(row!));
   });

@@ -22,10 +22,10 @@ import {
   apiError,
   badRequest,
   body,
+  intPath,
   notFound,
   orAll,
   QueryReader,
-  validationError,
 } from "./common.ts";
 import { requireDag, requireRun } from "./dag_runs.ts";
 import { PatchTaskInstanceBody, TaskInstanceState } from "./schemas.ts";
@@ -176,19 +176,11 @@ export const taskInstances = new Hono<AppEnv>()
     return c.json({ task_instances: fresh.map(tiResponse), total_entries: fresh.length });
   })
   .get("/:task_id/logs/:try_number", async (c) => {
-    const tryText = c.req.param("try_number");
     const q = new QueryReader(c);
     const mapIndex = q.int("map_index") ?? -1;
     q.bool("full_content");
     q.done();
-    if (!/^\d+$/.test(tryText)) {
-      validationError([{
-        type: "int_parsing",
-        loc: ["path", "try_number"],
-        msg: "Input should be a valid integer, unable to parse string as an integer",
-      }]);
-    }
-    const tryNumber = Number(tryText);
+    const tryNumber = intPath(c, "try_number");
     const afterId = decodeToken(q.string("token"));
     const ti = await requireTi(c, mapIndex);
     const lines = await readLogs(c.get("deps").db.sql, ti.id, tryNumber, afterId, LOG_PAGE_LINES);
