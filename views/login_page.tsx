@@ -45,7 +45,7 @@ export function ForbiddenPage(props: { message: string }) {
   return (
     <Layout title="Forbidden">
       <h1>Forbidden</h1>
-      <p id="forbidden">{props.message}.</p>
+      <p id="forbidden">{props.message}</p>
       <p>
         <a href="/">All DAGs</a>
       </p>

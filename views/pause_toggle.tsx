@@ -13,7 +13,7 @@ export function PauseToggle(props: { dagId: string; isPaused: boolean; back?: st
       <span
         class="switch pause-state"
         role="img"
-        aria-checked={props.isPaused ? "false" : "true"}
+        data-active={props.isPaused ? "false" : "true"}
         aria-label={`${props.dagId} ${props.isPaused ? "paused" : "active"}`}
         data-dag-id={props.dagId}
       >

@@ -77,7 +77,7 @@ form.inline { display: inline; margin: 0; }
   border-radius: 14px; font-size: 12px; }
 .switch::before { content: ""; width: 28px; height: 16px; border-radius: 8px;
   background: radial-gradient(circle at 8px 50%, #fff 5px, transparent 6px), var(--c-queued); }
-.switch[aria-checked=true]::before {
+.switch[aria-checked=true]::before, .switch[data-active=true]::before {
   background: radial-gradient(circle at 20px 50%, #fff 5px, transparent 6px), var(--c-success); }
 .pager { display: flex; gap: 12px; align-items: center; margin: 12px 0; }
 nav.tabs { display: flex; gap: 4px; border-bottom: 1px solid var(--line); margin: 12px 0;
