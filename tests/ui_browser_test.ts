@@ -34,7 +34,7 @@ async function shoot(page: Page, name: string): Promise<void> {
 }
 
 Deno.test({
-  name: "the dashboard in Chromium: trigger, watch, read the log, clear, pause",
+  name: "the dashboard in Chromium: log in, trigger, watch, read the log, clear, pause, log out",
   ignore: !hasChromium,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -231,6 +231,22 @@ Deno.test({
         await page.waitForURL(`${base}/login`);
         await page.goto(`${base}/`);
         await page.waitForURL(`${base}/login`);
+      });
+
+      await t.step("an htmx action after the session ended goes to the login page", async () => {
+        await page.goto(`${base}/login?next=%2F`);
+        await page.fill("#username", "ada");
+        await page.fill("#password", TEST_PASSWORD);
+        await page.click('#login-form button[type="submit"]');
+        await page.waitForURL(`${base}/`);
+        await db.sql`DELETE FROM user_session`; // as an idle timeout or a password change would
+        await page.click('tr[data-dag-id="flow"] button[role=switch]');
+        await page.waitForURL(`${base}/login`);
+        const [dag] = await db.sql<{ isPaused: boolean }>`SELECT is_paused AS "isPaused" FROM dag`;
+        assert.equal(dag.isPaused, true, "the refused action changed nothing");
+        assert.deepEqual(problems.splice(0), [
+          "console: Failed to load resource: the server responded with a status of 401 (Unauthorized)",
+        ]);
       });
 
       assert.deepEqual(problems, [], "no script errors and nothing blocked by the CSP");
