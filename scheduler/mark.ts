@@ -29,7 +29,7 @@ async function endRunningTries(tx: Sql, ids: number[], state: string, now: Date)
  * Airflow's set_dag_run_state_to_*: `success` marks every task instance that is not a success
  * as one (teardowns still to run are left to run, and the run finishes after them); `failed`
  * fails the running instances and skips the unfinished ones; `queued` only re-queues the run.
- * Returns false when the run does not exist.
+ * Returns false when the run does not exist. `audit` is called in its transaction when it marks.
  */
 export async function markRun(
   db: Db,
@@ -118,9 +118,9 @@ export interface MarkedInstance {
  * Airflow's set_task_instance_state: marks the task's instances (and, when asked, those of its
  * upstream or downstream tasks) and then clears the failed or upstream_failed instances
  * downstream of it, so that marking a failed task success lets the rest of the run go on.
- * Returns the instances whose state changed (or would change, for a dry run).
+ * Returns the instances whose state changed (or would change, for a dry run). `audit` is called
+ * in the marking transaction when something was marked (for the audit log).
  */
-/** `audit` is called in the marking transaction when something was marked (audit log). */
 export async function markTaskInstances(
   db: Db,
   r: MarkTasksRequest,
