@@ -10,7 +10,6 @@ import { DEFAULT_WEBHOOK_CONFIG } from "../config.ts";
 import type { AuditRow } from "../db/audit_log.ts";
 import { insertAudit } from "../db/audit_log.ts";
 import type { Db } from "../db/client.ts";
-import { createDagRun } from "../db/runs.ts";
 import { signGust } from "../routes/webhook_signature.ts";
 import { markRun } from "../scheduler/mark.ts";
 import { triggerRun } from "../scheduler/trigger_run.ts";
@@ -26,7 +25,7 @@ import {
 } from "./auth_helpers.ts";
 import { dbTest, TestClock } from "./helpers.ts";
 import { airflowDoc, check, responseSchema } from "./openapi_check.ts";
-import { fakeDag, linked, storeFakeDag, task } from "./ui_helpers.ts";
+import { fakeDag, linked, storeFakeRun, task } from "./ui_helpers.ts";
 
 const DAG = fakeDag("audited", {
   schedule: "@daily",
@@ -51,26 +50,10 @@ async function setup(db: Db) {
       },
     },
   });
-  const versionId = await storeFakeDag(db, DAG);
-  const now = clock.now();
-  await db.begin((tx) =>
-    createDagRun(
-      tx,
-      {
-        dagId: "audited",
-        runId: "r1",
-        runType: "manual",
-        logicalDate: new Date("2026-02-01T00:00:00Z"),
-        dataInterval: null,
-        runAfter: now,
-        conf: {},
-        versionId,
-        triggeredBy: null,
-      },
-      DAG,
-      now,
-    )
-  );
+  await storeFakeRun(db, DAG, "r1", {
+    logicalDate: new Date("2026-02-01T00:00:00Z"),
+    now: clock.now(),
+  });
   await db.sql`UPDATE task_instance SET state = 'success', try_number = 1`;
   await db.sql`UPDATE dag_run SET state = 'success'`;
   await createTestUser(db, "root", "Admin");

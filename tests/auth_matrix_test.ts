@@ -12,15 +12,13 @@ import { sha256Hex } from "../auth/secrets.ts";
 import type { Db } from "../db/client.ts";
 import { insertSession } from "../db/sessions.ts";
 import { findUserByName } from "../db/users.ts";
-import { createDagRun } from "../db/runs.ts";
 import { api } from "../routes/api.ts";
 import { OPERATIONS } from "../routes/api/operations.ts";
 import { authApi } from "../routes/auth.ts";
 import { apiAccessMap, uiAccessMap } from "../routes/auth_access.ts";
 import { ui } from "../routes/ui.tsx";
 import { UI_ACCESS } from "../routes/ui/access.ts";
-import { check } from "./openapi_check.ts";
-import { airflowDoc } from "./openapi_check.ts";
+import { airflowDoc, check } from "./openapi_check.ts";
 import {
   authTestApp,
   createTestToken,
@@ -31,7 +29,7 @@ import {
   TEST_PASSWORD,
 } from "./auth_helpers.ts";
 import { dbTest } from "./helpers.ts";
-import { fakeDag, linked, storeFakeDag, task } from "./ui_helpers.ts";
+import { fakeDag, linked, storeFakeRun, task } from "./ui_helpers.ts";
 
 const MATRIX_DAG = fakeDag("m_dag", {
   schedule: "@daily",
@@ -199,26 +197,9 @@ interface Fixture {
 }
 
 async function fixture(db: Db): Promise<Fixture> {
-  const versionId = await storeFakeDag(db, MATRIX_DAG);
-  const now = new Date();
-  const { id: dagRunId } = await db.begin((tx) =>
-    createDagRun(
-      tx,
-      {
-        dagId: "m_dag",
-        runId: "m_run",
-        runType: "manual",
-        logicalDate: new Date("2025-06-01T00:00:00Z"),
-        dataInterval: null,
-        runAfter: now,
-        conf: {},
-        versionId,
-        triggeredBy: null,
-      },
-      MATRIX_DAG,
-      now,
-    )
-  );
+  const dagRunId = await storeFakeRun(db, MATRIX_DAG, "m_run", {
+    logicalDate: new Date("2025-06-01T00:00:00Z"),
+  });
   await db
     .sql`UPDATE task_instance SET state = 'success', try_number = 1 WHERE dag_run_id = ${dagRunId}`;
   await db.sql`UPDATE dag_run SET state = 'success' WHERE id = ${dagRunId}`;

@@ -6,11 +6,10 @@
  */
 import assert from "node:assert/strict";
 import type { UserRole } from "../auth/roles.ts";
-import { createDagRun } from "../db/runs.ts";
 import { urls } from "../views/format.ts";
 import { authTestApp, createTestUser, login } from "./auth_helpers.ts";
 import { dbTest } from "./helpers.ts";
-import { type Doc, fakeDag, linked, parse, storeFakeDag, task } from "./ui_helpers.ts";
+import { type Doc, fakeDag, linked, parse, storeFakeRun, task } from "./ui_helpers.ts";
 
 const DAG = fakeDag("v_dag", { tasks: linked([task("a"), task("b")], [["a", "b"]]) });
 
@@ -21,26 +20,7 @@ const actions = (doc: Doc) =>
     .filter((a) => a !== "/logout");
 
 dbTest("each role sees the controls its role allows, and no others", async (t, db) => {
-  const versionId = await storeFakeDag(db, DAG);
-  const now = new Date();
-  await db.begin((tx) =>
-    createDagRun(
-      tx,
-      {
-        dagId: "v_dag",
-        runId: "r1",
-        runType: "manual",
-        logicalDate: now,
-        dataInterval: null,
-        runAfter: now,
-        conf: {},
-        versionId,
-        triggeredBy: null,
-      },
-      DAG,
-      now,
-    )
-  );
+  await storeFakeRun(db, DAG, "r1");
   const app = authTestApp(db);
   const sessions: Partial<Record<UserRole, string>> = {};
   for (const role of ["Viewer", "User", "Admin"] as const) {
