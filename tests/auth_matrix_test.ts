@@ -384,6 +384,13 @@ dbTest(
         await res.body?.cancel();
         assert.ok(res.status < 400, `${op.method} ${op.path}: ${res.status}`);
       }
+      // The operators' probe is public too, as is a webhook (its signature is its credential).
+      const health = await f.app.request("/health");
+      assert.equal(health.status, 200);
+      await health.body?.cancel();
+      const hook = await f.app.request("/webhooks/m_dag", { method: "POST", body: "{}" });
+      assert.equal(hook.status, 404, "judged on its own terms, not refused as unauthenticated");
+      await hook.body?.cancel();
     });
   },
 );
