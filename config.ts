@@ -62,6 +62,11 @@ const secretMap = z.string().optional().transform((value, ctx) => {
   return checked.data;
 });
 
+/** An optional text; set to "" counts as unset. */
+const optionalText = (check: z.ZodString = z.string()) =>
+  z.string().optional().transform((v) => (v === undefined || v.trim() === "" ? undefined : v))
+    .pipe(check.optional());
+
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   GUST_DATABASE_PREPARE: bool(true),
@@ -84,6 +89,15 @@ const schema = z.object({
   GUST_WEBHOOK_RATE_LIMIT: rate("60/1m"),
   GUST_WEBHOOK_IDEMPOTENCY_TTL: durationMs("24h"),
   GUST_WEBHOOK_SECRETS: secretMap,
+  GUST_SECRET_KEY: optionalText(z.string().min(32, "must be at least 32 characters")),
+  GUST_JWT_TTL: durationMs("1h"),
+  GUST_SESSION_IDLE_TIMEOUT: durationMs("1h"),
+  GUST_SESSION_MAX_AGE: durationMs("12h"),
+  GUST_LOGIN_RATE_LIMIT: rate("5/5m"),
+  GUST_LOGIN_RATE_LIMIT_ADDRESS: rate("20/5m"),
+  GUST_PASSWORD_ITERATIONS: int(600_000, 600_000),
+  GUST_FORWARDED_ALLOW_IPS: list("127.0.0.1,::1"),
+  GUST_API_TOKEN: optionalText(),
 });
 
 export interface Config {
@@ -108,13 +122,38 @@ export interface Config {
   /** The largest request body the API and webhooks read; a larger one is refused with 413. */
   maxBodyBytes: number;
   webhook: WebhookConfig;
+  auth: AuthConfig;
+  /** GUST_API_TOKEN: the credential the CLI sends to a running server; null: the local one. */
+  apiToken: string | null;
+}
+
+export interface Rate {
+  count: number;
+  windowMs: number;
+}
+
+export interface AuthConfig {
+  /** GUST_SECRET_KEY; null: generated once and kept in GUST_HOME (one machine only). */
+  secretKey: string | null;
+  /** How long a JWT from `POST /auth/token` is valid. */
+  jwtTtlMs: number;
+  /** A dashboard session ends after this long without a request... */
+  sessionIdleMs: number;
+  /** ...and this long after the login, whatever happens. */
+  sessionMaxMs: number;
+  /** Failed logins allowed per username and per client address in any window; null: no limit. */
+  loginRateLimit: { user: Rate | null; address: Rate | null };
+  /** PBKDF2 iterations for new password hashes (never fewer than OWASP's 600,000). */
+  passwordIterations: number;
+  /** Proxies whose X-Forwarded-For names the client (`*`: any); others are the client. */
+  forwardedAllowIps: string[];
 }
 
 export interface WebhookConfig {
   /** How far a signed timestamp may be from the server's clock, either way. */
   toleranceMs: number;
   /** Webhook runs per DAG in any window of `windowMs`; null: unlimited. */
-  rateLimit: { count: number; windowMs: number } | null;
+  rateLimit: Rate | null;
   /** How long an idempotency key (or delivery id) keeps returning its first run. */
   idempotencyTtlMs: number;
   /** GUST_WEBHOOK_SECRETS: DAG id -> secret. */
@@ -190,6 +229,16 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
       secrets: c.GUST_WEBHOOK_SECRETS,
       variables: env,
     },
+    auth: {
+      secretKey: c.GUST_SECRET_KEY ?? null,
+      jwtTtlMs: c.GUST_JWT_TTL,
+      sessionIdleMs: c.GUST_SESSION_IDLE_TIMEOUT,
+      sessionMaxMs: c.GUST_SESSION_MAX_AGE,
+      loginRateLimit: { user: c.GUST_LOGIN_RATE_LIMIT, address: c.GUST_LOGIN_RATE_LIMIT_ADDRESS },
+      passwordIterations: c.GUST_PASSWORD_ITERATIONS,
+      forwardedAllowIps: c.GUST_FORWARDED_ALLOW_IPS,
+    },
+    apiToken: c.GUST_API_TOKEN ?? null,
   };
 }
 

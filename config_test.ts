@@ -69,3 +69,59 @@ Deno.test("prepared statements are on unless GUST_DATABASE_PREPARE turns them of
     (e: unknown) => e instanceof ConfigError && e.message.includes("GUST_DATABASE_PREPARE"),
   );
 });
+
+Deno.test("auth settings have safe defaults and are read from the environment", () => {
+  const d = loadConfig({}).auth;
+  assert.equal(d.secretKey, null);
+  assert.equal(d.jwtTtlMs, 3_600_000);
+  assert.equal(d.sessionIdleMs, 3_600_000);
+  assert.equal(d.sessionMaxMs, 12 * 3_600_000);
+  assert.deepEqual(d.loginRateLimit, {
+    user: { count: 5, windowMs: 300_000 },
+    address: { count: 20, windowMs: 300_000 },
+  });
+  assert.equal(d.passwordIterations, 600_000);
+  assert.deepEqual(d.forwardedAllowIps, ["127.0.0.1", "::1"]);
+  assert.equal(loadConfig({}).apiToken, null);
+  const set = loadConfig({
+    GUST_SECRET_KEY: "k".repeat(40),
+    GUST_JWT_TTL: "15m",
+    GUST_SESSION_IDLE_TIMEOUT: "10m",
+    GUST_SESSION_MAX_AGE: "1h",
+    GUST_LOGIN_RATE_LIMIT: "off",
+    GUST_LOGIN_RATE_LIMIT_ADDRESS: "100/1h",
+    GUST_PASSWORD_ITERATIONS: "1000000",
+    GUST_FORWARDED_ALLOW_IPS: "10.0.0.1, *",
+    GUST_API_TOKEN: "gust_abc",
+  });
+  assert.equal(set.auth.secretKey, "k".repeat(40));
+  assert.equal(set.auth.jwtTtlMs, 900_000);
+  assert.equal(set.auth.sessionIdleMs, 600_000);
+  assert.equal(set.auth.sessionMaxMs, 3_600_000);
+  assert.deepEqual(set.auth.loginRateLimit, {
+    user: null,
+    address: { count: 100, windowMs: 3_600_000 },
+  });
+  assert.equal(set.auth.passwordIterations, 1_000_000);
+  assert.deepEqual(set.auth.forwardedAllowIps, ["10.0.0.1", "*"]);
+  assert.equal(set.apiToken, "gust_abc");
+  assert.equal(loadConfig({ GUST_SECRET_KEY: "", GUST_API_TOKEN: " " }).auth.secretKey, null);
+});
+
+Deno.test("a weak or malformed auth setting stops the start and names the variable", () => {
+  for (
+    const [name, value] of [
+      ["GUST_SECRET_KEY", "too short"],
+      ["GUST_PASSWORD_ITERATIONS", "1000"],
+      ["GUST_JWT_TTL", "soon"],
+      ["GUST_LOGIN_RATE_LIMIT", "many"],
+    ]
+  ) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (e: unknown) =>
+        e instanceof ConfigError && e.message.includes(name) && !e.message.includes("too short"),
+      `${name}=${value}`,
+    );
+  }
+});

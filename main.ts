@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig, type Role } from "./config.ts";
 import type { Db } from "./db/client.ts";
 import { openDb } from "./db/open.ts";
+import { startAuth } from "./routes/auth_setup.ts";
 import { createApp } from "./routes/mod.ts";
 import { SchedulerService } from "./scheduler/service.ts";
 import { WorkerService } from "./worker/service.ts";
@@ -50,6 +51,7 @@ export async function start(config: Config): Promise<void> {
   let scheduler: SchedulerService | null = null;
   let worker: WorkerService | null = null;
   let server: Deno.HttpServer | null = null;
+  let releaseAuth = async () => {};
 
   if (roles.has("scheduler")) {
     scheduler = new SchedulerService({
@@ -79,12 +81,16 @@ export async function start(config: Config): Promise<void> {
     await worker.start();
   }
   if (roles.has("web")) {
+    // The JWT key, the first Admin (its password printed once) and the CLI's local credential.
+    const auth = await startAuth(config, db, log);
+    releaseAuth = auth.release;
     const app = createApp({
       db,
       roles: config.roles,
       startedAt: new Date(),
       maxBodyBytes: config.maxBodyBytes,
       webhook: config.webhook,
+      auth: auth.settings,
     });
     server = Deno.serve({
       hostname: config.host,
@@ -110,6 +116,7 @@ export async function start(config: Config): Promise<void> {
     stopping = true;
     log("Shutting down: no new tasks; waiting for running ones");
     await server?.shutdown();
+    await releaseAuth();
     await worker?.stop(SHUTDOWN_GRACE_MS);
     await scheduler?.stop();
     await db.close();

@@ -17,6 +17,7 @@ import { json } from "../db/client.ts";
 import { insertLogs } from "../db/logs.ts";
 import { openDb } from "../db/open.ts";
 import { createDagRun } from "../db/runs.ts";
+import { LOCAL_TOKEN_PREFIX, randomToken } from "../auth/secrets.ts";
 import { createApp } from "../routes/mod.ts";
 import { urls } from "../views/format.ts";
 import { fakeDag, linked, storeFakeDag, task } from "../tests/ui_helpers.ts";
@@ -113,7 +114,10 @@ await insertLogs(
   })),
 );
 
-const app = createApp({ db, roles: ["web"], startedAt: new Date() });
+// Pages need a signed-in caller: the local credential, as the CLI presents it.
+const localToken = randomToken(LOCAL_TOKEN_PREFIX);
+const app = createApp({ db, roles: ["web"], startedAt: new Date(), auth: { localToken } });
+const signedIn = { authorization: `Bearer ${localToken}` };
 /** Sets a cell of the latest run to another state, as a worker would while the run goes on. */
 let flips = 0;
 async function changeACell() {
@@ -123,7 +127,9 @@ async function changeACell() {
 }
 
 const HX = { "HX-Request": "true" };
-const etag = (await app.request(urls.dag("big"), { headers: HX })).headers.get("etag");
+const etag = (await app.request(urls.dag("big"), { headers: { ...signedIn, ...HX } })).headers.get(
+  "etag",
+);
 
 // Each page: its name, address, headers, and what to do before each request.
 const pages: [string, string, Record<string, string>?, (() => Promise<void>)?][] = [
@@ -164,7 +170,7 @@ for (const [name, path, extra, before] of pages) {
   for (let i = 0; i < n + 3; i++) {
     await before?.();
     const t0 = performance.now();
-    const res = await app.request(path, { headers });
+    const res = await app.request(path, { headers: { ...signedIn, ...headers } });
     const body = await res.arrayBuffer();
     if (res.status !== 200 && res.status !== 304) throw new Error(`${path}: ${res.status}`);
     if (i >= 3) times.push(performance.now() - t0);

@@ -9,6 +9,7 @@ import { dbMigrate } from "./db.ts";
 import { tasksTest } from "./tasks.ts";
 import { dagsBackfill, dagsPause, dagsTrigger, runsList, tasksClear } from "./ops.ts";
 import { UsageError } from "./output.ts";
+import { tokensCommand, usersCommand } from "./users.ts";
 
 const USAGE = `Usage: gust <command> [options]
 
@@ -26,8 +27,21 @@ const USAGE = `Usage: gust <command> [options]
   runs list <dag_id> [--limit <n>] [--json]
   db migrate                                  apply database migrations
 
+  users list [--json]
+  users create --username <u> --role <Viewer|User|Op|Admin> [--password-stdin]
+  users set-role --username <u> --role <role>
+  users reset-password --username <u> [--password-stdin]
+  users deactivate --username <u> | users activate --username <u>
+  tokens list [--json]
+  tokens create --name <name> --role <role> [--expires-in-days <n>]
+  tokens revoke <token_id>
+                                              without --password-stdin, a password is
+                                              generated and printed once
+
 The commands that act on an installation go through the server at GUST_API_URL
 (http://GUST_HOST:GUST_PORT) when it answers, else straight to the configured database.
+To the server they present GUST_API_TOKEN when it is set, else the local credential the
+server wrote into GUST_HOME (so they work as the account that runs the server).
 
 Environment: GUST_DAGS_FOLDER (./dags), GUST_HOME (./.gust), DATABASE_URL (embedded PGlite if unset)`;
 
@@ -48,6 +62,11 @@ const OPTIONS = {
   downstream: { type: "boolean" },
   "only-failed": { type: "boolean" },
   limit: { type: "string" },
+  username: { type: "string" },
+  role: { type: "string" },
+  name: { type: "string" },
+  "password-stdin": { type: "boolean" },
+  "expires-in-days": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -68,6 +87,11 @@ export type CliOptions = {
   downstream?: boolean;
   "only-failed"?: boolean;
   limit?: string;
+  username?: string;
+  role?: string;
+  name?: string;
+  "password-stdin"?: boolean;
+  "expires-in-days"?: string;
 };
 
 export async function main(args: string[]): Promise<number> {
@@ -119,6 +143,8 @@ export async function main(args: string[]): Promise<number> {
       case "db migrate":
         return await dbMigrate(config);
       default:
+        if (group === "users" && command) return await usersCommand(config, command, opts);
+        if (group === "tokens" && command) return await tokensCommand(config, command, rest, opts);
         throw new UsageError(`Unknown command "${[group, command].filter(Boolean).join(" ")}"`);
     }
   } catch (error) {

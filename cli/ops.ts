@@ -5,7 +5,7 @@ import type { CliOptions } from "./mod.ts";
 import { parseConf, parseDate, printJson, printTable, UsageError } from "./output.ts";
 
 /** An API answer other than 2xx becomes bad input (exit 2) with the server's explanation. */
-function check(res: { status: number; body: ApiJson }): ApiJson {
+export function check(res: { status: number; body: ApiJson }): ApiJson {
   if (res.status >= 200 && res.status < 300) return res.body;
   const detail = res.body?.detail;
   const message = Array.isArray(detail)
@@ -18,7 +18,10 @@ function check(res: { status: number; body: ApiJson }): ApiJson {
   throw new UsageError(message);
 }
 
-async function withClient<T>(config: Config, fn: (client: ApiClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  config: Config,
+  fn: (client: ApiClient) => Promise<T>,
+): Promise<T> {
   const client = await connect(config);
   try {
     return await fn(client);

@@ -140,3 +140,13 @@ export async function listImportErrorsPage(
   );
   return { total, importErrors };
 }
+
+/**
+ * Locks a DAG's row until the transaction ends and returns whether it is paused (null: no such
+ * DAG), so that pausing it changes and records it once however many ask at the same time.
+ */
+export async function lockDagPaused(tx: Sql, dagId: string): Promise<boolean | null> {
+  const [row] = await tx<{ isPaused: boolean }>`
+    SELECT is_paused AS "isPaused" FROM dag WHERE dag_id = ${dagId} FOR UPDATE`;
+  return row ? row.isPaused : null;
+}

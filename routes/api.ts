@@ -4,9 +4,10 @@
  * resource in `api/`; bodies and answers are described by the zod schemas in `api/schemas.ts`,
  * from which `/api/v2/openapi.json` is generated.
  *
- * Authorization is not here: a middleware mounted in front of this app (`app.use("/api/v2/*")`
- * in routes/mod.ts) can read the matched route and `OPERATIONS[].access` in `api/operations.ts`
- * to decide who may call what. Webhooks are mounted apart, authenticated by their signatures.
+ * Authorization is not here: a middleware mounted in front of this app (`apiAccess`, in
+ * routes/mod.ts) matches the route in `api/operations.ts` and checks the bearer token and the
+ * permission its `access` names before a handler runs. Webhooks are mounted apart,
+ * authenticated by their signatures.
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -14,6 +15,7 @@ import { backfills } from "./api/backfills.ts";
 import { clearRoute } from "./api/clear.ts";
 import { dagRuns } from "./api/dag_runs.ts";
 import { dags } from "./api/dags.ts";
+import { eventLogs } from "./api/event_logs.ts";
 import { monitor } from "./api/monitor.ts";
 import { openApiDocument } from "./api/openapi.ts";
 import { taskInstances } from "./api/task_instances.ts";
@@ -30,6 +32,7 @@ export const api = new Hono<AppEnv>()
   .route("/dags/:dag_id/dagRuns/:dag_run_id/taskInstances", taskInstances)
   .route("/dags/:dag_id/clearTaskInstances", clearRoute)
   .route("/backfills", backfills)
+  .route("/eventLogs", eventLogs)
   .route("/", monitor)
   .get("/openapi.json", (c) => c.json(openApiDocument()))
   .all("*", (c) => c.json({ detail: "Not Found" }, 404))

@@ -4,6 +4,9 @@ import { HTTPException } from "hono/http-exception";
 import type { Db } from "../db/client.ts";
 import type { Role, WebhookConfig } from "../config.ts";
 import { api } from "./api.ts";
+import { authApi } from "./auth.ts";
+import { apiAccess } from "./auth_access.ts";
+import { type AuthSettings, type Principal, resolveAuthSettings } from "./auth_principal.ts";
 import { health } from "./health.ts";
 import { ui } from "./ui.tsx";
 import { webhooks } from "./webhooks.ts";
@@ -16,20 +19,30 @@ export interface AppDeps {
   maxBodyBytes?: number;
   /** Webhook limits and where secrets are looked up; unset: no secrets, so no webhooks. */
   webhook?: WebhookConfig;
-  /** For signature timestamps, rate limits and new runs; the system clock when unset. */
+  /** For signature timestamps, rate limits, sessions, tokens and new runs; the system clock. */
   clock?: () => Date;
+  /** Keys, lifetimes and limits of logins and tokens; defaults, with a random key, when unset. */
+  auth?: Partial<AuthSettings>;
 }
 
-export type AppEnv = { Variables: { deps: AppDeps } };
+export type Deps = AppDeps & { auth: AuthSettings };
+
+export type AppEnv = { Variables: { deps: Deps; principal: Principal | null } };
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const resolved: Deps = { ...deps, auth: resolveAuthSettings(deps.auth) };
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
-    c.set("deps", deps);
+    c.set("deps", resolved);
+    c.set("principal", null);
     await next();
   });
+  // Every route is public (/health, webhooks: signed) or checks a role before it runs.
+  app.use("/api/v2/*", apiAccess);
+  app.use("/auth/*", apiAccess);
   app.route("/health", health);
   app.route("/api/v2", api);
+  app.route("/auth", authApi);
   app.route("/webhooks", webhooks);
   app.route("/", ui);
   app.onError((error, c) => {

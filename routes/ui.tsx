@@ -4,14 +4,18 @@
  * Content-Security-Policy that allows only this site's own script and stylesheet (so markup
  * that slipped through escaping could still run nothing), cross-site request protection for
  * every POST (the Origin or Sec-Fetch-Site header must say the request came from a page of this
- * site), and compression (a polled grid of 5,000 cells is mostly repetition).
+ * site), the session and role check (`auth_access.ts`: a refused request runs no handler), and
+ * compression (a polled grid of 5,000 cells is mostly repetition).
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { compress } from "hono/compress";
 import { csrf } from "hono/csrf";
+import { uiAccess } from "./auth_access.ts";
 import type { AppEnv } from "./mod.ts";
+import { adminUi } from "./ui/admin.tsx";
 import { dagUi } from "./ui/dag.tsx";
 import { dagsUi } from "./ui/dags.tsx";
+import { loginUi } from "./ui/login.tsx";
 import { runUi } from "./ui/runs.tsx";
 import { staticUi } from "./ui/static.ts";
 import { taskInstanceUi, tiRedirect } from "./ui/task_instances.tsx";
@@ -35,11 +39,24 @@ const securityHeaders: MiddlewareHandler = async (c, next) => {
   c.res.headers.set("X-Frame-Options", "DENY");
 };
 
-const UI_PATHS = ["/", "/dags/*", "/ti/*", "/static/*"];
+// Explicit paths, not "*": mounted at "/", a wildcard would also run for the API and webhooks.
+// Each path is covered once ("/account/*" covers "/account" too), so nothing runs twice.
+const UI_PATHS = [
+  "/",
+  "/dags/*",
+  "/ti/*",
+  "/static/*",
+  "/login",
+  "/logout",
+  "/account/*",
+  "/admin/*",
+];
 
 export const ui = new Hono<AppEnv>();
-for (const path of UI_PATHS) ui.use(path, securityHeaders, csrf(), compress());
+for (const path of UI_PATHS) ui.use(path, securityHeaders, csrf(), uiAccess, compress());
 ui.route("/static", staticUi)
+  .route("/", loginUi)
+  .route("/admin", adminUi)
   .route("/", dagsUi)
   .route("/dags/:dagId", dagUi)
   .route("/dags/:dagId/runs/:runId", runUi)

@@ -13,6 +13,9 @@
  *
  * Signatures are compared in constant time over their bytes, after checking only their form.
  */
+import { timingSafeEqual } from "../auth/password.ts";
+
+export { timingSafeEqual };
 export type Scheme = "gust" | "github";
 
 export type Verdict =
@@ -47,14 +50,6 @@ function fromHex(text: string): Uint8Array {
   const bytes = new Uint8Array(text.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(text.slice(i * 2, i * 2 + 2), 16);
   return bytes;
-}
-
-/** True when the two are equal, in a time that depends only on their length. */
-export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  let diff = 0;
-  for (let i = 0; i < a.byteLength; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
 
 /** `sha256=<hex>` for Gust's scheme: the HMAC of `<timestamp>.<body>`. */

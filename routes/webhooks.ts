@@ -19,7 +19,8 @@ import {
   webhookSecret,
   webhookSecretVariable,
 } from "../config.ts";
-import type { Db } from "../db/client.ts";
+import { insertAudit } from "../db/audit_log.ts";
+import type { Db, Sql } from "../db/client.ts";
 import { getDag, getDagVersion } from "../db/dags.ts";
 import {
   type Delivery,
@@ -36,6 +37,7 @@ import {
   TriggerError,
 } from "../scheduler/trigger_run.ts";
 import { RUN_CHANGED_CHANNEL, TASKS_QUEUED_CHANNEL } from "../db/channels.ts";
+import { auditEntry } from "./auth_audit.ts";
 import { BodyTooLarge, readLimited } from "./body.ts";
 import type { AppEnv } from "./mod.ts";
 import { verifySignature } from "./webhook_signature.ts";
@@ -137,6 +139,7 @@ async function deliver(
   plan: PlannedRun,
   delivery: Delivery,
   now: Date,
+  record: (tx: Sql) => Promise<void>,
 ): Promise<{ runId: string; duplicate: boolean; started?: boolean; queued?: number }> {
   const dagId = plan.run.dagId;
   const { idempotencyKey: key, signature } = delivery;
@@ -169,6 +172,7 @@ async function deliver(
     // The lock makes a conflict here impossible; should one happen, the run is rolled back and
     // the answer is the delivery that won.
     if (!await insertDelivery(tx, dagId, delivery, now)) throw new LostRace();
+    await record(tx);
     return { runId: plan.run.runId, duplicate: false, started: run.started, queued: run.queued };
   }).catch(async (error) => {
     if (!(error instanceof LostRace)) throw error;
@@ -246,7 +250,21 @@ export const webhooks = new Hono<AppEnv>()
       bodySha256: await sha256(raw!),
       runId: plan!.run.runId,
     };
-    const outcome = await deliver(db, settings, plan!, delivery, now);
+    const entry = auditEntry(
+      c,
+      "trigger",
+      { dagId, runId: plan!.run.runId },
+      { via: "webhook", scheme, idempotency_key: key },
+      { owner: "webhook", actor: "webhook" },
+    );
+    const outcome = await deliver(
+      db,
+      settings,
+      plan!,
+      delivery,
+      now,
+      (tx) => insertAudit(tx, entry),
+    );
     if (!outcome.duplicate) await db.notify(RUN_CHANGED_CHANNEL, "webhook").catch(() => {});
     if (outcome.queued) await db.notify(TASKS_QUEUED_CHANNEL, "webhook").catch(() => {});
     const state = outcome.duplicate

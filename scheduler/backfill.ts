@@ -3,7 +3,7 @@
  * backfill's own concurrency limit. Existing runs are left alone, or cleared to run again when
  * they failed (`failed`) or whatever their state (`completed`), as Airflow 3's backfills do.
  */
-import type { Db } from "../db/client.ts";
+import type { Db, Sql } from "../db/client.ts";
 import { json } from "../db/client.ts";
 import { getDag, getDagVersion } from "../db/dags.ts";
 import { createDagRun, defaultRunId } from "../db/runs.ts";
@@ -36,7 +36,12 @@ export interface BackfillResult {
   plan: BackfillPlanItem[];
 }
 
-export async function backfill(db: Db, r: BackfillRequest): Promise<BackfillResult> {
+/** `audit` is called in the transaction that records the backfill (for the audit log). */
+export async function backfill(
+  db: Db,
+  r: BackfillRequest,
+  audit?: (tx: Sql, backfillId: number) => Promise<void>,
+): Promise<BackfillResult> {
   const row = await getDag(db.sql, r.dagId);
   if (!row?.latestVersionId || !row.isActive) {
     throw new TriggerError(`DAG "${r.dagId}" does not exist`, "unknown_dag");
@@ -77,12 +82,16 @@ export async function backfill(db: Db, r: BackfillRequest): Promise<BackfillResu
   if (r.dryRun) return { backfillId: null, plan };
 
   const maxActiveRuns = r.maxActiveRuns ?? 10;
-  const [{ id: backfillId }] = await db.sql<{ id: number }>`
+  const backfillId = await db.begin(async (tx) => {
+    const [{ id }] = await tx<{ id: number }>`
     INSERT INTO backfill (dag_id, from_date, to_date, dag_run_conf, reprocess_behavior,
       max_active_runs, created_at, updated_at)
     VALUES (${r.dagId}, ${r.from}, ${r.to}, ${json(conf)}, ${r.reprocess}, ${maxActiveRuns},
       ${r.now}, ${r.now})
     RETURNING id`;
+    await audit?.(tx, id);
+    return id;
+  });
   for (const [i, item] of plan.entries()) {
     if (item.action === "create") {
       const info = infos[i];

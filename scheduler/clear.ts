@@ -4,7 +4,7 @@
  * history of earlier tries (logs, errors) is kept. A running instance loses its lease, so its
  * worker stops it and its late completion is refused.
  */
-import type { Db } from "../db/client.ts";
+import type { Db, Sql } from "../db/client.ts";
 import { getDagVersion } from "../db/dags.ts";
 import { findRun } from "../db/runs.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
@@ -35,7 +35,12 @@ export interface ClearedInstance {
 
 export class ClearError extends Error {}
 
-export async function clearTaskInstances(db: Db, r: ClearRequest): Promise<ClearedInstance[]> {
+/** `audit` is called in each run's transaction that cleared something (for the audit log). */
+export async function clearTaskInstances(
+  db: Db,
+  r: ClearRequest,
+  audit?: (tx: Sql, cleared: ClearedInstance[]) => Promise<void>,
+): Promise<ClearedInstance[]> {
   const runs = r.runId
     ? [await findRun(db.sql, r.dagId, r.runId)]
     : await db.sql<{ id: number; dagVersionId: number; runId: string }>`
@@ -72,6 +77,7 @@ export async function clearTaskInstances(db: Db, r: ClearRequest): Promise<Clear
         WHERE ti.id = x.id`;
       await tx`
         UPDATE dag_run SET state = 'queued', end_date = NULL WHERE id = ${run.id}`;
+      await audit?.(tx, chosen);
       return chosen;
     });
     cleared.push(...rows.map(({ id: _, ...rest }) => rest));

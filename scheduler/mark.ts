@@ -30,11 +30,12 @@ async function endRunningTries(tx: Sql, ids: number[], state: string, now: Date)
  * Airflow's set_dag_run_state_to_*: `success` marks every task instance that is not a success
  * as one (teardowns still to run are left to run, and the run finishes after them); `failed`
  * fails the running instances and skips the unfinished ones; `queued` only re-queues the run.
- * Returns false when the run does not exist.
+ * Returns false when the run does not exist. `audit` is called in its transaction when it marks.
  */
 export async function markRun(
   db: Db,
   r: { dagRunId: number; state: RunMark; now: Date },
+  audit?: (tx: Sql) => Promise<void>,
 ): Promise<boolean> {
   return await db.begin(async (tx) => {
     const [run] = await tx<{ dagVersionId: number }>`
@@ -43,6 +44,7 @@ export async function markRun(
     if (r.state === "queued") {
       await tx`
         UPDATE dag_run SET state = 'queued', end_date = NULL WHERE id = ${r.dagRunId}`;
+      await audit?.(tx);
       return true;
     }
     const { serialized: dag } = await getDagVersion(tx, run.dagVersionId);
@@ -87,6 +89,7 @@ export async function markRun(
         end_date = CASE WHEN ${runState} = 'running' THEN NULL ELSE ${r.now}::timestamptz END
       WHERE id = ${r.dagRunId}`;
     await recordRunChanges(tx, [r.dagRunId]);
+    await audit?.(tx);
     return true;
   });
 }
@@ -115,9 +118,14 @@ export interface MarkedInstance {
  * Airflow's set_task_instance_state: marks the task's instances (and, when asked, those of its
  * upstream or downstream tasks) and then clears the failed or upstream_failed instances
  * downstream of it, so that marking a failed task success lets the rest of the run go on.
- * Returns the instances whose state changed (or would change, for a dry run).
+ * Returns the instances whose state changed (or would change, for a dry run). `audit` is called
+ * in the marking transaction when something was marked (for the audit log).
  */
-export async function markTaskInstances(db: Db, r: MarkTasksRequest): Promise<MarkedInstance[]> {
+export async function markTaskInstances(
+  db: Db,
+  r: MarkTasksRequest,
+  audit?: (tx: Sql, marked: MarkedInstance[]) => Promise<void>,
+): Promise<MarkedInstance[]> {
   const [run] = await db.sql<{ dagId: string; runId: string; dagVersionId: number }>`
     SELECT dag_id AS "dagId", run_id AS "runId", dag_version_id AS "dagVersionId"
     FROM dag_run WHERE id = ${r.dagRunId}`;
@@ -152,6 +160,7 @@ export async function markTaskInstances(db: Db, r: MarkTasksRequest): Promise<Ma
         start_date = COALESCE(start_date, ${r.now})
       WHERE id = ANY(${ids}::int[])`;
     await recordRunChanges(tx, [r.dagRunId]);
+    await audit?.(tx, chosen);
     return chosen;
   });
   if (!r.dryRun && marked.length > 0) {

@@ -105,13 +105,20 @@ export async function planRun(db: Db, r: TriggerRequest): Promise<PlannedRun> {
   };
 }
 
-export async function triggerRun(db: Db, r: TriggerRequest): Promise<Triggered> {
+/** `audit` is called in the run's transaction when a run was created (for the audit log). */
+export async function triggerRun(
+  db: Db,
+  r: TriggerRequest,
+  audit?: (tx: Sql, run: { runId: string; logicalDate: Date | null }) => Promise<void>,
+): Promise<Triggered> {
   const { run, dag } = await planRun(db, r);
-  const { id, created, queued } = await db.begin((tx) =>
-    r.start === false
-      ? createDagRun(tx, run, dag, r.now).then((made) => ({ ...made, started: false, queued: 0 }))
-      : createAndStartRun(tx, run, dag, r.now)
-  );
+  const { id, created, queued } = await db.begin(async (tx) => {
+    const made = r.start === false
+      ? { ...(await createDagRun(tx, run, dag, r.now)), started: false, queued: 0 }
+      : await createAndStartRun(tx, run, dag, r.now);
+    if (made.created) await audit?.(tx, { runId: run.runId, logicalDate: run.logicalDate });
+    return made;
+  });
   if (queued) await db.notify(TASKS_QUEUED_CHANNEL, "trigger").catch(() => {});
   if (!created && r.runId === undefined) {
     throw new TriggerError(

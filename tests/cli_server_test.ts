@@ -1,7 +1,9 @@
 /**
  * The CLI acting on a running installation on the embedded database: PGlite serves one
- * process, so the commands reach it through the server's API. The server and the CLI are real
- * processes, started as users start them.
+ * process, so the commands reach it through the server's API, with the local credential the
+ * server wrote into GUST_HOME, or with GUST_API_TOKEN. The server and the CLI are real
+ * processes, started as users start them; the server creates the first Admin and prints its
+ * password once.
  */
 import assert from "node:assert/strict";
 import { dagFolder } from "./helpers.ts";
@@ -26,6 +28,7 @@ async function gust(env: Record<string, string>, ...args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `--config=${ROOT}deno.json`, `${ROOT}cli/mod.ts`, ...args],
     env: { ...env, NO_COLOR: "1" },
+    stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -75,6 +78,7 @@ Deno.test({
       }
     })();
     server.stderr.cancel();
+    let viewerToken = "";
     try {
       await until(
         "the server",
@@ -88,6 +92,31 @@ Deno.test({
           run_type: string;
           conf: Record<string, unknown>;
         }[];
+
+      await t.step("the first start made an Admin and printed its password, once", async () => {
+        const printed = [...output.matchAll(/"admin" \(Admin\) with password (\S+)/g)];
+        assert.equal(printed.length, 1, output);
+        const res = await fetch(`http://127.0.0.1:${port}/auth/token`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "admin", password: printed[0][1] }),
+        });
+        assert.equal(res.status, 201);
+        assert.ok((await res.json()).access_token);
+      });
+
+      await t.step(
+        "the local credential and the key are readable by this account only",
+        async () => {
+          for (const file of ["cli_credential.json", "secret_key"]) {
+            const info = await Deno.stat(`${home}/${file}`);
+            assert.equal(info.mode! & 0o777, 0o600, file);
+          }
+          const anonymous = await fetch(`http://127.0.0.1:${port}/api/v2/dags`);
+          assert.equal(anonymous.status, 401, "the API wants credentials");
+          await anonymous.body?.cancel();
+        },
+      );
 
       await t.step(
         "a second process cannot open the embedded database the server holds",
@@ -191,10 +220,48 @@ Deno.test({
               null,
         );
       });
+      await t.step("users and tokens are managed through the running server", async () => {
+        const made = await gust(env, "users", "create", "--username", "ops", "--role", "Op");
+        assert.equal(made.code, 0, made.stderr);
+        assert.match(made.stdout, /Created ops \(Op\)\nPassword \(shown only now\): \S+/);
+        const token = await gust(env, "tokens", "create", "--name", "reader", "--role", "Viewer");
+        assert.equal(token.code, 0, token.stderr);
+        viewerToken = /Token \(shown only now\): (\S+)/.exec(token.stdout)![1];
+      });
+
+      await t.step("GUST_API_TOKEN is used instead, with its role", async () => {
+        const as = { ...env, GUST_API_TOKEN: viewerToken };
+        const list = await gust(as, "runs", "list", "ops", "--json");
+        assert.equal(list.code, 0, list.stderr);
+        const refused = await gust(as, "dags", "trigger", "ops");
+        assert.equal(refused.code, 2);
+        assert.match(refused.stderr, /refused: the role of GUST_API_TOKEN does not allow this/);
+        const bad = await gust(
+          { ...env, GUST_API_TOKEN: "gust_not-a-token" },
+          "runs",
+          "list",
+          "ops",
+        );
+        assert.equal(bad.code, 2);
+        assert.match(bad.stderr, /refused GUST_API_TOKEN: Invalid token/);
+      });
+
+      await t.step("without a credential for the server, the CLI says what to do", async () => {
+        const elsewhere = await Deno.makeTempDir({ prefix: "gust_home_" });
+        const r = await gust({ ...env, GUST_HOME: elsewhere }, "runs", "list", "ops");
+        await Deno.remove(elsewhere, { recursive: true });
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, /needs credentials: set GUST_API_TOKEN/);
+      });
     } finally {
       server.kill("SIGTERM");
       const status = await server.status;
       assert.equal(status.code, 0, output);
+      assert.equal(
+        await Deno.stat(`${home}/cli_credential.json`).then(() => true, () => false),
+        false,
+        "the server removes its local credential when it stops",
+      );
       await Deno.remove(folder, { recursive: true });
       await Deno.remove(home, { recursive: true });
     }

@@ -1,9 +1,10 @@
 /**
  * The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against a real
  * server: Deno.serve on a free port, with a scheduler and a worker running in this process on a
- * PGlite database and a DAG folder of its own. It does what a user does: open the DAG list,
- * trigger a DAG with conf from its form, watch the grid turn to success without reloading, read
- * the line a task printed in its log, clear the task and watch it run again, pause the DAG.
+ * PGlite database and a DAG folder of its own. It does what a user does: log in through the
+ * login page, open the DAG list, trigger a DAG with conf from its form, watch the grid turn to
+ * success without reloading, read the line a task printed in its log, clear the task and watch
+ * it run again, pause the DAG, log out; and a Viewer sees the pages without their controls.
  *
  * Screenshots of the main pages are taken on the way: into docs/screenshots/ when
  * GUST_SCREENSHOTS=1 (to refresh the README's pictures), into a temporary folder otherwise.
@@ -15,6 +16,7 @@ import { createApp } from "../routes/mod.ts";
 import { SchedulerService } from "../scheduler/service.ts";
 import { WorkerService } from "../worker/service.ts";
 import { urls } from "../views/format.ts";
+import { createTestUser, TEST_PASSWORD, testAuth } from "./auth_helpers.ts";
 import { dagFolder, openTestDb } from "./helpers.ts";
 import { FLOW_DAG } from "./ui_helpers.ts";
 
@@ -32,7 +34,7 @@ async function shoot(page: Page, name: string): Promise<void> {
 }
 
 Deno.test({
-  name: "the dashboard in Chromium: trigger, watch, read the log, clear, pause",
+  name: "the dashboard in Chromium: log in, trigger, watch, read the log, clear, pause, log out",
   ignore: !hasChromium,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -62,7 +64,14 @@ Deno.test({
     });
     await scheduler.start();
     await worker.start();
-    const app = createApp({ db, roles: ["web", "scheduler", "worker"], startedAt: new Date() });
+    await createTestUser(db, "ada", "User");
+    await createTestUser(db, "vic", "Viewer");
+    const app = createApp({
+      db,
+      roles: ["web", "scheduler", "worker"],
+      startedAt: new Date(),
+      auth: testAuth(),
+    });
     // What the server answered to the grid's htmx polls, to see the browser revalidate its copy.
     const polls: number[] = [];
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -94,6 +103,27 @@ Deno.test({
       page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
       page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
       page.setDefaultTimeout(20_000);
+
+      await t.step("a page sends to the login page, which logs in and comes back", async () => {
+        await page.goto(`${base}${urls.dag("flow")}/runs`);
+        await page.waitForURL(/\/login\?next=/);
+        await page.fill("#username", "ada");
+        await page.fill("#password", "not the password");
+        await page.click('#login-form button[type="submit"]');
+        await page.locator("#login-error", { hasText: "Invalid username or password" }).waitFor();
+        // The refused login is answered with 401, which the console reports; nothing else may.
+        assert.deepEqual(problems.splice(0), [
+          "console: Failed to load resource: the server responded with a status of 401 (Unauthorized)",
+        ]);
+        await page.fill("#password", TEST_PASSWORD);
+        await page.click('#login-form button[type="submit"]');
+        await page.waitForURL(`${base}${urls.dag("flow")}/runs`);
+        assert.match(await page.locator("#viewer").innerText(), /ada \(User\)/);
+        const [cookie] = (await context.cookies()).filter((c) => c.name === "gust_session");
+        assert.equal(cookie.httpOnly, true);
+        assert.equal(cookie.sameSite, "Lax");
+        assert.equal(cookie.secure, false, "plain http: not Secure");
+      });
 
       await t.step("the DAG list shows the DAG", async () => {
         await page.goto(`${base}/`);
@@ -182,6 +212,7 @@ Deno.test({
           viewport: { width: 390, height: 844 },
           colorScheme: "dark",
           deviceScaleFactor: 1,
+          storageState: await context.storageState(),
         });
         const small = await phone.newPage();
         await small.goto(`${base}${urls.dag("flow")}`);
@@ -192,6 +223,49 @@ Deno.test({
         assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px`);
         await shoot(small, "grid_phone_dark");
         await phone.close();
+      });
+
+      await t.step("a Viewer sees the run but no control to change it", async () => {
+        const other = await browser!.newContext();
+        const viewer = await other.newPage();
+        await viewer.goto(`${base}/login`);
+        await viewer.fill("#username", "vic");
+        await viewer.fill("#password", TEST_PASSWORD);
+        await viewer.click('#login-form button[type="submit"]');
+        await viewer.waitForURL(`${base}/`);
+        await viewer.locator('tr[data-dag-id="flow"] .pause-state').waitFor();
+        assert.equal(await viewer.locator("button[role=switch]").count(), 0);
+        await viewer.click('tr[data-dag-id="flow"] a.dag-link');
+        await viewer.locator("#grid").waitFor();
+        assert.equal(await viewer.locator("#trigger").count(), 0);
+        await viewer.click("#grid a.c.s-success >> nth=0");
+        await viewer.locator("#ti-summary").waitFor();
+        assert.equal(await viewer.locator("#ti-actions").count(), 0);
+        await other.close();
+      });
+
+      await t.step("logging out ends the session", async () => {
+        await page.goto(`${base}/`);
+        await page.click("#logout");
+        await page.waitForURL(`${base}/login`);
+        await page.goto(`${base}/`);
+        await page.waitForURL(`${base}/login`);
+      });
+
+      await t.step("an htmx action after the session ended goes to the login page", async () => {
+        await page.goto(`${base}/login?next=%2F`);
+        await page.fill("#username", "ada");
+        await page.fill("#password", TEST_PASSWORD);
+        await page.click('#login-form button[type="submit"]');
+        await page.waitForURL(`${base}/`);
+        await db.sql`DELETE FROM user_session`; // as an idle timeout or a password change would
+        await page.click('tr[data-dag-id="flow"] button[role=switch]');
+        await page.waitForURL(`${base}/login`);
+        const [dag] = await db.sql<{ isPaused: boolean }>`SELECT is_paused AS "isPaused" FROM dag`;
+        assert.equal(dag.isPaused, true, "the refused action changed nothing");
+        assert.deepEqual(problems.splice(0), [
+          "console: Failed to load resource: the server responded with a status of 401 (Unauthorized)",
+        ]);
       });
 
       assert.deepEqual(problems, [], "no script errors and nothing blocked by the CSP");

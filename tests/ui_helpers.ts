@@ -7,14 +7,16 @@ import { parseHTML } from "linkedom";
 import type { Hono } from "hono";
 import type { Db } from "../db/client.ts";
 import { storeDagVersion } from "../db/dags.ts";
-import { createApp } from "../routes/mod.ts";
+import { createDagRun } from "../db/runs.ts";
 import type { AppEnv } from "../routes/mod.ts";
+import { adminApp, ORIGIN } from "./auth_helpers.ts";
 import type { SerializedDag, SerializedTask } from "../sdk/serialize.ts";
 
-export const ORIGIN = "http://localhost";
+export { ORIGIN };
 
+/** The dashboard as an Admin sees it (see `auth_helpers.ts`). */
 export function testApp(db: Db): Hono<AppEnv> {
-  return createApp({ db, roles: ["web"], startedAt: new Date() });
+  return adminApp({ db, roles: ["web"], startedAt: new Date() });
 }
 
 export type Doc = ReturnType<typeof parseHTML>["document"];
@@ -133,6 +135,39 @@ export async function storeFakeDag(
     now: new Date(),
   });
   return versionId;
+}
+
+/**
+ * Stores `dag` and one manual run of it, `runId`, as a trigger would (its task instances
+ * created, none started); returns the run's id.
+ */
+export async function storeFakeRun(
+  db: Db,
+  dag: SerializedDag,
+  runId: string,
+  o: { logicalDate?: Date | null; now?: Date } = {},
+): Promise<number> {
+  const versionId = await storeFakeDag(db, dag);
+  const now = o.now ?? new Date();
+  const { id } = await db.begin((tx) =>
+    createDagRun(
+      tx,
+      {
+        dagId: dag.dagId,
+        runId,
+        runType: "manual",
+        logicalDate: o.logicalDate === undefined ? now : o.logicalDate,
+        dataInterval: null,
+        runAfter: now,
+        conf: {},
+        versionId,
+        triggeredBy: null,
+      },
+      dag,
+      now,
+    )
+  );
+  return id;
 }
 
 /** Every attribute of every element, for "no event handler attribute anywhere" checks. */

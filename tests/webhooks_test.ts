@@ -16,7 +16,11 @@ import {
   timingSafeEqual,
   verifySignature,
 } from "../routes/webhook_signature.ts";
+import { TEST_LOCAL_TOKEN, testAuth } from "./auth_helpers.ts";
 import { dagFolder, dbTest, TestClock } from "./helpers.ts";
+
+/** Webhooks need no credential; reading the API does. */
+const ADMIN = { authorization: `Bearer ${TEST_LOCAL_TOKEN}` };
 
 // GitHub's example, from "Validating webhook deliveries" in its documentation.
 const GITHUB_SECRET = "It's a Secret to Everybody";
@@ -84,6 +88,7 @@ function setup(
     clock: clock.now,
     maxBodyBytes,
     webhook: { ...DEFAULT_WEBHOOK_CONFIG, rateLimit: null, variables: SECRETS, ...webhook },
+    auth: testAuth(),
   });
   const seconds = () => String(Math.floor(clock.now().getTime() / 1000));
   return {
@@ -200,7 +205,7 @@ dbTest("signed webhooks start runs; bad, stale and foreign signatures do not", a
       FROM dag_run r WHERE run_id = ${body.dag_run_id}`;
     assert.deepEqual(run, { runType: "webhook", conf: { order_id: 7, note: "" }, tis: 1 });
     // The URL answers with the run, in Airflow's shape.
-    const api = await (await app.request(body.url)).json();
+    const api = await (await app.request(body.url, { headers: ADMIN })).json();
     assert.equal(api.dag_run_id, body.dag_run_id);
     assert.equal(api.run_type, "manual");
     assert.equal(api.triggered_by, "rest_api");
@@ -473,7 +478,7 @@ dbTest("oversized, malformed and hostile bodies", async (t, db) => {
     });
     assert.equal(res.status, 202);
     const { url } = await res.json();
-    const run = await app.request(url);
+    const run = await app.request(url, { headers: ADMIN });
     assert.match(run.headers.get("content-type")!, /application\/json/);
     assert.equal(run.headers.get("x-content-type-options"), "nosniff");
     assert.deepEqual((await run.json()).conf, hostile);

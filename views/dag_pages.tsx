@@ -7,16 +7,19 @@ import { Graph, type GraphProps, GraphRunPicker } from "./graph.tsx";
 import { Grid, type GridProps } from "./grid.tsx";
 import { Pager, StateBadge } from "./layout.tsx";
 import { TriggerForm, type TriggerFormProps } from "./trigger_form.tsx";
+import { useCan } from "./viewer.ts";
 
 export function GridPage(
   props: DagPageBase & { grid: GridProps; trigger: TriggerFormProps; triggerOpen: boolean },
 ) {
   return (
     <DagLayout {...props} tab="grid">
-      <details class="panel" id="trigger" open={props.triggerOpen}>
-        <summary>Trigger a run</summary>
-        <TriggerForm {...props.trigger} />
-      </details>
+      {useCan("trigger") && (
+        <details class="panel" id="trigger" open={props.triggerOpen}>
+          <summary>Trigger a run</summary>
+          <TriggerForm {...props.trigger} />
+        </details>
+      )}
       <Grid {...props.grid} />
     </DagLayout>
   );

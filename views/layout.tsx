@@ -6,6 +6,7 @@
 import type { ComponentChildren } from "preact";
 import { CSS } from "./style.ts";
 import { stateClass, urls } from "./format.ts";
+import { useCan, useViewer } from "./viewer.ts";
 
 /** A short content hash, so the stylesheet's address changes when it does and can be cached. */
 function fnv1a(text: string): string {
@@ -52,13 +53,42 @@ export function Layout(props: { title: string; children: ComponentChildren }) {
         <script src={`/static/htmx.min.js?v=${HTMX_VERSION}`} defer />
       </head>
       <body>
-        <header class="top">
-          <a class="brand" href="/">Gust</a>
-          <a href="/">DAGs</a>
-        </header>
+        <TopBar />
         <main>{props.children}</main>
       </body>
     </html>
+  );
+}
+
+/** The brand, the sections the viewer may open, and who they are, with a way out. */
+function TopBar() {
+  const viewer = useViewer();
+  const admin: [boolean, string, string][] = [
+    [useCan("users"), "/admin/users", "Users"],
+    [useCan("tokens"), "/admin/tokens", "API tokens"],
+    [useCan("audit"), "/admin/audit", "Audit log"],
+  ];
+  return (
+    <header class="top">
+      <a class="brand" href="/">Gust</a>
+      {viewer && <a href="/">DAGs</a>}
+      {admin.filter(([allowed]) => allowed).map(([, href, label]) => (
+        <a key={href} href={href}>{label}</a>
+      ))}
+      {viewer && (
+        <div class="who">
+          <span id="viewer">
+            {viewer.name} <span class="muted">({viewer.role})</span>
+          </span>
+          {viewer.hasSession && <a href="/account">Account</a>}
+          {viewer.hasSession && (
+            <form class="inline" method="post" action="/logout">
+              <button type="submit" id="logout">Log out</button>
+            </form>
+          )}
+        </div>
+      )}
+    </header>
   );
 }
 
@@ -94,6 +124,19 @@ export function Facts(props: { items: [string, ComponentChildren][]; id?: string
         </div>
       ))}
     </dl>
+  );
+}
+
+/** A labelled form field, with a line of help under it. */
+export function FormField(
+  props: { id: string; label: string; help?: string; children: ComponentChildren },
+) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      {props.children}
+      {props.help && <div class="help">{props.help}</div>}
+    </div>
   );
 }
 

@@ -16,6 +16,7 @@ import {
 } from "./format.ts";
 import { Facts, StateBadge } from "./layout.tsx";
 import { taskRows } from "./task_order.ts";
+import { useCan } from "./viewer.ts";
 
 export interface RunDetailsProps extends DagPageBase {
   run: RunDetail;
@@ -86,6 +87,8 @@ export function RunDetails(props: RunDetailsProps) {
 
 function RunActions(props: { dagId: string; runId: string }) {
   const base = urls.run(props.dagId, props.runId);
+  const [clear, mark] = [useCan("clear"), useCan("mark")];
+  if (!clear && !mark) return null;
   const action = (path: string, label: string, confirm: string, extra?: [string, string]) => (
     <form
       class="inline"
@@ -104,12 +107,12 @@ function RunActions(props: { dagId: string; runId: string }) {
   );
   return (
     <div class="actions" id="run-actions">
-      {action("clear", "Clear run", "Clear every task of this run and run it again?")}
-      {action("mark", "Mark success", "Mark this run and its unfinished tasks success?", [
+      {clear && action("clear", "Clear run", "Clear every task of this run and run it again?")}
+      {mark && action("mark", "Mark success", "Mark this run and its unfinished tasks success?", [
         "state",
         "success",
       ])}
-      {action(
+      {mark && action(
         "mark",
         "Mark failed",
         "Mark this run failed (running tasks fail, waiting ones skip)?",

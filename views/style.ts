@@ -22,6 +22,12 @@ a:hover { text-decoration: underline; }
 header.top { display: flex; gap: 16px; align-items: center; padding: 10px 20px;
   border-bottom: 1px solid var(--line); }
 header.top .brand { font-weight: 700; color: var(--fg); font-size: 16px; }
+header.top .who { margin-left: auto; display: flex; flex-wrap: wrap; gap: 12px;
+  align-items: center; }
+.login { max-width: 380px; margin: 40px auto; }
+.login .field input { max-width: none; }
+code.secret { display: inline-block; padding: 4px 8px; border: 1px dashed var(--accent);
+  border-radius: 4px; word-break: break-all; user-select: all; }
 main { padding: 16px 20px 40px; max-width: 1400px; margin: auto; }
 h1 { font-size: 20px; margin: 0 0 4px; word-break: break-all; }
 h2 { font-size: 16px; margin: 20px 0 8px; }
@@ -75,7 +81,7 @@ form.inline { display: inline; margin: 0; }
   border-radius: 14px; font-size: 12px; }
 .switch::before { content: ""; width: 28px; height: 16px; border-radius: 8px;
   background: radial-gradient(circle at 8px 50%, #fff 5px, transparent 6px), var(--c-queued); }
-.switch[aria-checked=true]::before {
+.switch[aria-checked=true]::before, .switch[data-active=true]::before {
   background: radial-gradient(circle at 20px 50%, #fff 5px, transparent 6px), var(--c-success); }
 .pager { display: flex; gap: 12px; align-items: center; margin: 12px 0; }
 nav.tabs { display: flex; gap: 4px; border-bottom: 1px solid var(--line); margin: 12px 0;

@@ -12,6 +12,7 @@ import { DagLayout, type DagPageBase } from "./dag_header.tsx";
 import { elapsed, formatDuration, formatTime, urls, withTry } from "./format.ts";
 import { Facts, StateBadge } from "./layout.tsx";
 import { LogPanel, type LogPanelProps } from "./task_log.tsx";
+import { useCan } from "./viewer.ts";
 
 /** The largest result shown in full; a longer one is cut (results may be up to 1 MiB). */
 const RESULT_SHOWN = 100_000;
@@ -122,6 +123,8 @@ function prettyJson(text: string): string {
 
 function TiActions(props: { ti: TiDetail }) {
   const { ti } = props;
+  const [clear, mark] = [useCan("clear"), useCan("mark")];
+  if (!clear && !mark) return null;
   const url = (action: string) => {
     const base = urls.tiAction(ti.dagId, ti.runId, ti.taskId, action);
     return ti.mapIndex >= 0 ? `${base}?map=${ti.mapIndex}` : base;
@@ -141,7 +144,7 @@ function TiActions(props: { ti: TiDetail }) {
   );
   return (
     <div class="actions" id="ti-actions">
-      {form(
+      {clear && form(
         "clear",
         <>
           <button type="submit" id="clear-task">Clear</button>{" "}
@@ -150,7 +153,7 @@ function TiActions(props: { ti: TiDetail }) {
           </label>
         </>,
       )}
-      {form(
+      {mark && form(
         "mark",
         <>
           <input type="hidden" name="state" value="success" />
@@ -158,7 +161,7 @@ function TiActions(props: { ti: TiDetail }) {
         </>,
         "Mark this task success?",
       )}
-      {form(
+      {mark && form(
         "mark",
         <>
           <input type="hidden" name="state" value="failed" />

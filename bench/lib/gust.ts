@@ -217,12 +217,30 @@ export async function waitForDags(db: Db, count: number, timeoutMs = 180_000): P
   throw new Error(`Fewer than ${count} DAGs were parsed within ${timeoutMs} ms`);
 }
 
+/** GUST_HOME of the Gust listening on each port (see gustEnv), for its local credential. */
+const homes = new Map<number, string>();
+
+/**
+ * The API credential for the Gust at `baseUrl`: the local one its web server wrote into
+ * GUST_HOME at start, as the CLI uses it. None for a checkout that predates authentication.
+ */
+export async function authHeaders(baseUrl: string): Promise<Record<string, string>> {
+  const home = homes.get(Number(new URL(baseUrl).port));
+  const text = home
+    ? await Deno.readTextFile(`${home}/cli_credential.json`).catch(() => null)
+    : null;
+  const token = text ? JSON.parse(text).token : null;
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 /** Waits through the API (the only way in while an embedded database is held by Gust). */
 export async function waitForDagsApi(baseUrl: string, dagIds: string[], timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   for (const dagId of dagIds) {
     while (true) {
-      const res = await fetch(`${baseUrl}/api/v2/dags/${dagId}/dagRuns?limit=1`);
+      const res = await fetch(`${baseUrl}/api/v2/dags/${dagId}/dagRuns?limit=1`, {
+        headers: await authHeaders(baseUrl),
+      });
       await res.body?.cancel();
       if (res.status === 200) break;
       if (Date.now() > deadline) throw new Error(`DAG ${dagId} was not parsed in time`);
@@ -241,11 +259,12 @@ export interface Triggered {
 
 /** `POST /api/v2/dags/{dag_id}/dagRuns`, as Airflow clients call it. */
 export async function trigger(baseUrl: string, dagId: string, conf = {}): Promise<Triggered> {
+  const auth = await authHeaders(baseUrl);
   const sentAt = Date.now();
   const t0 = performance.now();
   const res = await fetch(`${baseUrl}/api/v2/dags/${dagId}/dagRuns`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...auth },
     body: JSON.stringify({ logical_date: null, conf }),
   });
   const body = await res.json();
@@ -286,12 +305,13 @@ export async function waitRunApi(
   let single = true;
   while (Date.now() < deadline) {
     let run: { dag_run_id: string; state: string } | undefined;
-    let res = single ? await fetch(one) : null;
+    const headers = await authHeaders(baseUrl);
+    let res = single ? await fetch(one, { headers }) : null;
     if (res && res.status === 200) run = await res.json();
     else {
       await res?.body?.cancel();
       single = false; // an API without the single-run route
-      res = await fetch(list);
+      res = await fetch(list, { headers });
       const body = await res.json() as { dag_runs: { dag_run_id: string; state: string }[] };
       run = body.dag_runs?.find((r) => r.dag_run_id === runId);
     }
@@ -336,6 +356,7 @@ export function gustEnv(
     extra?: Record<string, string>;
   },
 ): Record<string, string> {
+  homes.set(o.port, o.home);
   return {
     ...(o.url ? { DATABASE_URL: o.url } : {}),
     GUST_HOME: o.home,

@@ -5,7 +5,7 @@
  * The list shows the fan-out DAG, the 200-task DAG and 500 small DAGs (the size issue 5 names).
  */
 import { type BenchContext, type Figure, figure, type WorkloadResult } from "../lib/result.ts";
-import { sleep, trigger, waitRunDb } from "../lib/gust.ts";
+import { authHeaders, sleep, trigger, waitRunDb } from "../lib/gust.ts";
 import { fanoutDag, gridDag, manyDags } from "../lib/dags.ts";
 import { load, type LoadResult } from "../lib/load.ts";
 import { startCluster } from "./fanout.ts";
@@ -27,9 +27,12 @@ const GRID_PATHS = ["/dags/bench_grid/grid", "/dags/bench_grid"];
  * the ETag of its copy (the grid's DAG does not run during the load, so the copy stays current).
  * Null when the page sends no ETag (a checkout from before conditional answers).
  */
-async function pollHeaders(url: string): Promise<Record<string, string> | null> {
+async function pollHeaders(
+  url: string,
+  auth: Record<string, string>,
+): Promise<Record<string, string> | null> {
   const headers = { "HX-Request": "true", "Accept-Encoding": "gzip" };
-  const res = await fetch(url, { headers });
+  const res = await fetch(url, { headers: { ...auth, ...headers } });
   await res.body?.cancel();
   const etag = res.headers.get("etag");
   return etag ? { ...headers, "If-None-Match": etag } : null;
@@ -67,7 +70,9 @@ export async function runDashboard(
   try {
     let gridPath: string | null = null;
     for (const path of GRID_PATHS) {
-      const res = await fetch(`${cluster.base}${path}`);
+      const res = await fetch(`${cluster.base}${path}`, {
+        headers: await authHeaders(cluster.base),
+      });
       await res.body?.cancel();
       if (res.status === 200) {
         gridPath = path;
@@ -91,7 +96,7 @@ export async function runDashboard(
     ];
     if (gridPath) {
       pages.push([`grid, 200 tasks × ${o.gridRuns} runs`, gridPath]);
-      const poll = await pollHeaders(`${cluster.base}${gridPath}`);
+      const poll = await pollHeaders(`${cluster.base}${gridPath}`, await authHeaders(cluster.base));
       if (poll) pages.push([`grid's htmx poll, revalidated by the browser`, gridPath, poll]);
     }
     // The same pages with nothing running first: what a page costs on its own.
@@ -100,7 +105,7 @@ export async function runDashboard(
         seconds: Math.max(1, Math.round(o.seconds / 2)),
         connections: o.connections,
         tool: o.tool,
-        headers,
+        headers: { ...(await authHeaders(cluster.base)), ...headers },
       });
       (samples[`${name}, idle`] ??= []).push(r);
       ctx.log(`  ${name}, idle: ${r.requestsPerS.toFixed(0)} req/s, p95 ${r.p95Ms.toFixed(1)} ms`);
@@ -113,7 +118,7 @@ export async function runDashboard(
           seconds: o.seconds,
           connections: o.connections,
           tool: o.tool,
-          headers,
+          headers: { ...(await authHeaders(cluster.base)), ...headers },
         });
         (samples[`${name}, under load`] ??= []).push(r);
         ctx.log(

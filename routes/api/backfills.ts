@@ -2,6 +2,8 @@
 import { Hono } from "hono";
 import { backfill } from "../../scheduler/backfill.ts";
 import { TriggerError } from "../../scheduler/trigger_run.ts";
+import { insertAudit } from "../../db/audit_log.ts";
+import { auditEntry } from "../auth_audit.ts";
 import type { AppEnv } from "../mod.ts";
 import { type ApiContext, body, validationError } from "./common.ts";
 import { requireDag } from "./dag_runs.ts";
@@ -23,7 +25,16 @@ async function runBackfill(c: ApiContext, dryRun: boolean) {
       maxActiveRuns: b.max_active_runs,
       dryRun,
       now: at,
-    });
+    }, (tx, backfillId) =>
+      insertAudit(
+        tx,
+        auditEntry(c, "backfill", { dagId: b.dag_id }, {
+          backfill_id: backfillId,
+          from_date: b.from_date,
+          to_date: b.to_date,
+          reprocess_behavior: b.reprocess_behavior,
+        }),
+      ));
     if (dryRun) {
       const backfills = result.plan.filter((p) => p.action !== "skip").map((p) => ({
         logical_date: p.logicalDate.toISOString(),

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { type ApiTi, tisByKeys } from "../../db/api_task_instances.ts";
 import { type ClearedInstance, ClearError, clearTaskInstances } from "../../scheduler/clear.ts";
+import { auditClear } from "../auth_audit.ts";
 import type { AppEnv } from "../mod.ts";
 import { body, notFound } from "./common.ts";
 import { requireDag } from "./dag_runs.ts";
@@ -41,7 +42,7 @@ export const clearRoute = new Hono<AppEnv>().post("/", async (c) => {
           onlyRunning: b.only_running,
           dryRun: b.dry_run,
           now: now(c),
-        }),
+        }, auditClear(c, dagId)),
       );
     }
   } catch (error) {

@@ -25,8 +25,12 @@ export interface FieldError {
   msg: string;
 }
 
-export function apiError(status: 400 | 404 | 409 | 413 | 422 | 429, detail: string): never {
-  throw new HTTPException(status, { res: Response.json({ detail }, { status }) });
+export function apiError(
+  status: 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429,
+  detail: string,
+  headers: Record<string, string> = {},
+): never {
+  throw new HTTPException(status, { res: Response.json({ detail }, { status, headers }) });
 }
 
 export const notFound = (detail: string): never => apiError(404, detail);
@@ -36,10 +40,23 @@ export function validationError(detail: FieldError[]): never {
   throw new HTTPException(422, { res: Response.json({ detail }, { status: 422 }) });
 }
 
+/** A non-negative integer path parameter, or a 422 as FastAPI answers for one that is not. */
+export function intPath(c: ApiContext, name: string): number {
+  const text = c.req.param(name) ?? "";
+  if (!/^\d{1,9}$/.test(text)) {
+    validationError([{
+      type: "int_parsing",
+      loc: ["path", name],
+      msg: "Input should be a valid integer, unable to parse string as an integer",
+    }]);
+  }
+  return Number(text);
+}
+
 /** `~` as null (every one), anything else as itself. */
 export const orAll = (value: string): string | null => (value === ALL ? null : value);
 
-function zodErrors(error: z.ZodError, at: (string | number)[]): FieldError[] {
+export function zodErrors(error: z.ZodError, at: (string | number)[]): FieldError[] {
   return error.issues.flatMap((issue): FieldError[] => {
     const loc = [...at, ...issue.path.map((p) => (typeof p === "symbol" ? String(p) : p))];
     if (issue.code === "unrecognized_keys") {

@@ -4,11 +4,14 @@
  */
 import { Hono } from "hono";
 import { getApiDag } from "../../db/api_dags.ts";
+import type { Sql } from "../../db/client.ts";
 import { type ApiRun, getApiRun, listRunsPage, setRunNote } from "../../db/api_runs.ts";
 import { tisByKeys } from "../../db/api_task_instances.ts";
 import { ClearError, clearTaskInstances } from "../../scheduler/clear.ts";
 import { markRun } from "../../scheduler/mark.ts";
 import { TriggerError, triggerRun } from "../../scheduler/trigger_run.ts";
+import { insertAudit } from "../../db/audit_log.ts";
+import { auditClear, auditEntry, auditTrigger } from "../auth_audit.ts";
 import type { AppEnv } from "../mod.ts";
 import {
   type ApiContext,
@@ -127,7 +130,7 @@ export const dagRuns = new Hono<AppEnv>()
         runAfter: b.run_after ? new Date(b.run_after) : undefined,
         triggeredBy: "rest_api",
         now: now(c),
-      });
+      }, auditTrigger(c, dagId));
       if (!t.created) {
         apiError(409, `DAG Run with run_id: \`${t.runId}\` already exists`);
       }
@@ -158,11 +161,19 @@ export const dagRuns = new Hono<AppEnv>()
     const unknown = mask.find((f) => f !== "state" && f !== "note");
     if (unknown !== undefined) badRequest(`Invalid field \`${unknown}\` in update mask`);
     const wants = (field: "state" | "note") => mask.length === 0 || mask.includes(field);
+    const target = { dagId, runId: run.runId, logicalDate: run.logicalDate };
     if (wants("state") && b.state != null) {
-      await markRun(db, { dagRunId: run.id, state: b.state, now: now(c) });
+      const record = (tx: Sql) =>
+        insertAudit(tx, auditEntry(c, "mark_run", target, { state: b.state }));
+      await markRun(db, { dagRunId: run.id, state: b.state, now: now(c) }, record);
       await wakeScheduler(db);
     }
-    if (wants("note") && b.note !== undefined) await setRunNote(db.sql, run.id, b.note);
+    if (wants("note") && b.note !== undefined) {
+      await db.begin(async (tx) => {
+        await setRunNote(tx, run.id, b.note ?? null);
+        await insertAudit(tx, auditEntry(c, "set_note", target));
+      });
+    }
     return c.json(runResponse(await requireRun(c, dagId, runId)));
   })
   .post("/:dag_run_id/clear", async (c) => {
@@ -181,7 +192,7 @@ export const dagRuns = new Hono<AppEnv>()
         onlyFailed: b.only_failed,
         dryRun: b.dry_run,
         now: now(c),
-      });
+      }, auditClear(c, dagId));
     } catch (error) {
       if (error instanceof ClearError) notFound(error.message);
       throw error;

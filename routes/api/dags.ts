@@ -1,7 +1,7 @@
 /** `/api/v2/dags`: list, read, and pause or unpause DAGs. */
 import { Hono } from "hono";
 import { getApiDag, listDagsPage } from "../../db/api_dags.ts";
-import { setPaused } from "../../db/dags.ts";
+import { setPausedAudited } from "../auth_audit.ts";
 import type { AppEnv } from "../mod.ts";
 import { type ApiContext, badRequest, body, notFound, QueryReader } from "./common.ts";
 import { DAGPatchBody, DagRunState } from "./schemas.ts";
@@ -63,14 +63,11 @@ export const dags = new Hono<AppEnv>()
     const dagId = c.req.param("dag_id");
     const { db } = c.get("deps");
     const b = await body(c, DAGPatchBody);
-    const dag = await dagOr404(c, dagId);
+    await dagOr404(c, dagId);
     const mask = new QueryReader(c).list("update_mask");
     if (mask.some((field) => field !== "is_paused")) {
       badRequest("Only `is_paused` field can be updated through the REST API");
     }
-    if (dag.isPaused !== b.is_paused) {
-      await setPaused(db.sql, dagId, b.is_paused);
-      if (!b.is_paused) await wakeScheduler(db);
-    }
+    if (await setPausedAudited(c, dagId, b.is_paused) && !b.is_paused) await wakeScheduler(db);
     return c.json(dagResponse((await getApiDag(db.sql, dagId))!, now(c)));
   });

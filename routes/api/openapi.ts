@@ -7,6 +7,7 @@ import { z } from "zod";
 import { GUST_VERSION } from "./monitor.ts";
 import { OPERATIONS, ref, type Schema } from "./operations.ts";
 import { requests, responses } from "./schemas.ts";
+import "./auth_schemas.ts"; // registers the auth and event log schemas with the others
 
 function components(registry: typeof requests, io: "input" | "output"): Record<string, Schema> {
   const { schemas } = z.toJSONSchema(registry, {
@@ -31,12 +32,33 @@ function components(registry: typeof requests, io: "input" | "output"): Record<s
 
 let cached: Schema | null = null;
 
+/** Airflow's two schemes: a JWT from the token URL, or any bearer token (Gust's API tokens). */
+const SECURITY = [{ OAuth2PasswordBearer: [] }, { HTTPBearer: [] }];
+const SECURITY_SCHEMES = {
+  OAuth2PasswordBearer: {
+    type: "oauth2",
+    description: "A JWT from `POST /auth/token`, valid for GUST_JWT_TTL (1 hour by default).",
+    flows: { password: { scopes: {}, tokenUrl: "/auth/token" } },
+  },
+  HTTPBearer: {
+    type: "http",
+    scheme: "bearer",
+    description: "A JWT, or an API token an Admin created (`gust_...`).",
+  },
+};
+
 export function openApiDocument(): Schema {
   if (cached) return cached;
   const paths: Record<string, Record<string, Schema>> = {};
   for (const op of OPERATIONS) {
     const responses: Record<string, Schema> = {};
-    for (const [status, schema] of Object.entries(op.responses)) {
+    // Every operation but the public ones needs a bearer token, and a role that allows it.
+    const guarded = op.access === "public" ? op.responses : {
+      ...op.responses,
+      401: "HTTPExceptionResponse",
+      403: "HTTPExceptionResponse",
+    };
+    for (const [status, schema] of Object.entries(guarded)) {
       responses[status] = {
         description: status.startsWith("2") ? "Successful Response" : "Error",
         content: {
@@ -50,6 +72,7 @@ export function openApiDocument(): Schema {
       summary: op.summary,
       ...(op.description ? { description: op.description } : {}),
       operationId: op.operationId,
+      ...(op.access === "public" ? {} : { security: SECURITY }),
       parameters: op.parameters ?? [],
       ...(op.body
         ? {
@@ -72,6 +95,7 @@ export function openApiDocument(): Schema {
     },
     paths,
     components: {
+      securitySchemes: SECURITY_SCHEMES,
       schemas: {
         ...components(responses, "output"),
         ...components(requests, "input"),

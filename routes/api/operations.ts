@@ -1,8 +1,9 @@
 /**
  * The operations Gust serves, with Airflow's paths, parameters and operation ids: the source of
- * the paths in `/api/v2/openapi.json`, and the list of routes that an authorization middleware
- * would map to permissions (`access`). A test checks that it and the router agree.
+ * the paths in `/api/v2/openapi.json`, and of the permission each needs (`access`, checked by
+ * `../auth_access.ts` before the handler runs). A test checks that it and the router agree.
  */
+import type { Access } from "../../auth/roles.ts";
 import { MAX_PAGE_LIMIT } from "./common.ts";
 
 export type Schema = Record<string, unknown>;
@@ -15,13 +16,13 @@ interface Parameter {
 }
 
 export interface Operation {
-  method: "get" | "post" | "patch";
+  method: "get" | "post" | "patch" | "delete";
   path: string;
   operationId: string;
   summary: string;
   tag: string;
-  /** What the caller does, for the permission check that auth will add: read or change. */
-  access: "read" | "trigger" | "clear" | "mark" | "pause" | "public";
+  /** The permission the caller's role needs; "public": none, not even a token. */
+  access: Access;
   parameters?: Parameter[];
   body?: string;
   /** Status -> component schema name, or an inline schema. */
@@ -386,6 +387,54 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: "get",
+    path: "/api/v2/eventLogs",
+    operationId: "get_event_logs",
+    summary: "Get Event Logs",
+    tag: "Event Log",
+    access: "audit",
+    description: "The audit log: every change and login, with who, what, when and from where " +
+      "(`extra` holds the client address and user agent).",
+    parameters: [
+      ...page,
+      orderBy([
+        "id",
+        "event_log_id",
+        "dttm",
+        "when",
+        "dag_id",
+        "task_id",
+        "run_id",
+        "event",
+        "logical_date",
+        "owner",
+        "extra",
+      ], "id"),
+      query("dag_id", str),
+      query("task_id", str),
+      query("run_id", str),
+      query("map_index", { type: "integer" }),
+      query("try_number", { type: "integer" }),
+      query("owner", str),
+      query("event", str),
+      list("excluded_events"),
+      list("included_events"),
+      query("before", dateTime),
+      query("after", dateTime),
+    ],
+    responses: { 200: "EventLogCollectionResponse", ...errors(400, 422) },
+  },
+  {
+    method: "get",
+    path: "/api/v2/eventLogs/{event_log_id}",
+    operationId: "get_event_log",
+    summary: "Get Event Log",
+    tag: "Event Log",
+    access: "audit",
+    parameters: [{ name: "event_log_id", in: "path", required: true, schema: { type: "integer" } }],
+    responses: { 200: "EventLogResponse", ...errors(404, 422) },
+  },
+  {
+    method: "get",
     path: "/api/v2/monitor/health",
     operationId: "get_health",
     summary: "Get Health",
@@ -436,5 +485,80 @@ export const OPERATIONS: Operation[] = [
       200: { type: "object", description: "A GitHub ping: answered, nothing started" },
       ...errors(401, 404, 409, 413, 422, 429),
     },
+  },
+  {
+    method: "post",
+    path: "/auth/token",
+    operationId: "create_token",
+    summary: "Create Token",
+    tag: "Auth",
+    access: "public",
+    description: "Airflow's token URL: a username and password (JSON or a form) for a JWT, " +
+      "valid for GUST_JWT_TTL. Failed attempts count towards the login rate limits.",
+    body: "LoginBody",
+    responses: { 201: "LoginResponse", ...errors(400, 401, 413, 415, 422, 429) },
+  },
+  {
+    method: "get",
+    path: "/auth/users",
+    operationId: "get_users",
+    summary: "List users",
+    tag: "Gust",
+    access: "users",
+    responses: { 200: "UserCollectionResponse" },
+  },
+  {
+    method: "post",
+    path: "/auth/users",
+    operationId: "post_user",
+    summary: "Create a user",
+    tag: "Gust",
+    access: "users",
+    description: "Without a password, one is generated and returned once, in `password`.",
+    body: "UserPostBody",
+    responses: { 201: "UserResponse", ...errors(409, 413, 422) },
+  },
+  {
+    method: "patch",
+    path: "/auth/users/{username}",
+    operationId: "patch_user",
+    summary: "Change a user's role, password or active flag",
+    tag: "Gust",
+    access: "users",
+    description: "A new password (given, or generated with `reset_password` and returned once) " +
+      "or deactivation ends the user's sessions and JWTs.",
+    parameters: [path("username")],
+    body: "UserPatchBody",
+    responses: { 200: "UserResponse", ...errors(404, 409, 413, 422) },
+  },
+  {
+    method: "get",
+    path: "/auth/tokens",
+    operationId: "get_api_tokens",
+    summary: "List API tokens",
+    tag: "Gust",
+    access: "tokens",
+    responses: { 200: "ApiTokenCollectionResponse" },
+  },
+  {
+    method: "post",
+    path: "/auth/tokens",
+    operationId: "post_api_token",
+    summary: "Create an API token",
+    tag: "Gust",
+    access: "tokens",
+    description: "The token is in `token`, in this answer only; Gust keeps its hash.",
+    body: "ApiTokenPostBody",
+    responses: { 201: "ApiTokenResponse", ...errors(409, 413, 422) },
+  },
+  {
+    method: "delete",
+    path: "/auth/tokens/{token_id}",
+    operationId: "delete_api_token",
+    summary: "Revoke an API token",
+    tag: "Gust",
+    access: "tokens",
+    parameters: [{ name: "token_id", in: "path", required: true, schema: { type: "integer" } }],
+    responses: { 200: "ApiTokenResponse", ...errors(404, 422) },
   },
 ];

@@ -10,11 +10,11 @@ type Meta = { id: string; description?: string };
 export const requests = z.registry<Meta>();
 export const responses = z.registry<Meta>();
 
-function request<T extends z.ZodType>(id: string, schema: T, description?: string): T {
+export function request<T extends z.ZodType>(id: string, schema: T, description?: string): T {
   requests.add(schema, { id, description });
   return schema;
 }
-function response<T extends z.ZodType>(id: string, schema: T, description?: string): T {
+export function response<T extends z.ZodType>(id: string, schema: T, description?: string): T {
   responses.add(schema, { id, description });
   return schema;
 }

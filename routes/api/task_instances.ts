@@ -14,16 +14,18 @@ import {
 } from "../../db/api_task_instances.ts";
 import { readLogs } from "../../db/logs.ts";
 import { MarkError, markTaskInstances } from "../../scheduler/mark.ts";
+import { insertAudit } from "../../db/audit_log.ts";
+import { auditEntry, auditMarkTasks } from "../auth_audit.ts";
 import type { AppEnv } from "../mod.ts";
 import {
   type ApiContext,
   apiError,
   badRequest,
   body,
+  intPath,
   notFound,
   orAll,
   QueryReader,
-  validationError,
 } from "./common.ts";
 import { requireDag, requireRun } from "./dag_runs.ts";
 import { PatchTaskInstanceBody, TaskInstanceState } from "./schemas.ts";
@@ -152,7 +154,7 @@ export const taskInstances = new Hono<AppEnv>()
           includeUpstream: b.include_upstream,
           includeDownstream: b.include_downstream,
           now: now(c),
-        });
+        }, auditMarkTasks(c, dagId, run.runId, b.new_state));
       } catch (error) {
         if (error instanceof MarkError) notFound(error.message);
         throw error;
@@ -164,29 +166,21 @@ export const taskInstances = new Hono<AppEnv>()
       await wakeScheduler(db);
     }
     if (wants("note") && b.note !== undefined) {
-      await setTiNotes(
-        db.sql,
-        tis.map((t) => t.id),
-        b.note,
-      );
+      const target = { dagId, runId: run.runId, taskId, mapIndex };
+      await db.begin(async (tx) => {
+        await setTiNotes(tx, tis.map((t) => t.id), b.note ?? null);
+        await insertAudit(tx, auditEntry(c, "set_note", target));
+      });
     }
     const fresh = await tisByIds(db.sql, ids);
     return c.json({ task_instances: fresh.map(tiResponse), total_entries: fresh.length });
   })
   .get("/:task_id/logs/:try_number", async (c) => {
-    const tryText = c.req.param("try_number");
     const q = new QueryReader(c);
     const mapIndex = q.int("map_index") ?? -1;
     q.bool("full_content");
     q.done();
-    if (!/^\d+$/.test(tryText)) {
-      validationError([{
-        type: "int_parsing",
-        loc: ["path", "try_number"],
-        msg: "Input should be a valid integer, unable to parse string as an integer",
-      }]);
-    }
-    const tryNumber = Number(tryText);
+    const tryNumber = intPath(c, "try_number");
     const afterId = decodeToken(q.string("token"));
     const ti = await requireTi(c, mapIndex);
     const lines = await readLogs(c.get("deps").db.sql, ti.id, tryNumber, afterId, LOG_PAGE_LINES);

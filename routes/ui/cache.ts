@@ -23,14 +23,15 @@ import { type UiContext, wantsFragment } from "./common.tsx";
 import { type Page, pageStore } from "./page_cache.ts";
 
 /**
- * What a page shows for the session asking, beyond the data: nothing yet. Once pages depend on
- * who is signed in (a Viewer sees no action buttons, forms carry a CSRF token), this must return
- * each such input (the role, the token, the user name if shown), or one session would be
- * answered with a page rendered for another. And whatever decides who may see a page must run
- * before `conditional` (as middleware ahead of it), since a 304 or a kept page skips the route.
+ * What a page shows for the one asking, beyond the data: the viewer's name, role and whether it
+ * signed in with a session (the header shows them; a Viewer's page has no action buttons).
+ * Everything a page renders from the request must be here, or one user would be answered with a
+ * page rendered for another. And whatever decides who may see a page runs before `conditional`
+ * (the access middleware in ui.tsx), since a 304 or a kept page skips the route.
  */
-export function pageVary(_c: UiContext): unknown[] {
-  return [];
+export function pageVary(c: UiContext): unknown[] {
+  const p = c.get("principal");
+  return p ? [p.kind, p.name, p.role, p.via === "session"] : [null];
 }
 
 // The markers say which data a page shows, not which code rendered it: a new process (a deploy,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import type { AppDeps, AppEnv } from "../mod.ts";
+import type { AppEnv, Deps } from "../mod.ts";
 import { acceptsGzip, conditional, marked, matches } from "./cache.ts";
 import type { UiContext } from "./common.tsx";
 import { PageCache } from "./page_cache.ts";
@@ -48,7 +48,7 @@ function probe() {
   const state = { marker: "m1", status: 200 as 200 | 404, renders: 0 };
   // As a signed-in page would vary: by a role the request carries.
   const role = (c: UiContext) => [c.req.header("X-Role") ?? "viewer"];
-  const deps = { db: { sql: { cache: new Map() } } } as unknown as AppDeps;
+  const deps = { db: { sql: { cache: new Map() } } } as unknown as Deps;
   const app = new Hono<AppEnv>()
     .use(async (c, next) => {
       c.set("deps", deps);

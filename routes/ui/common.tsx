@@ -11,6 +11,8 @@ import { getDagVersion } from "../../db/dags.ts";
 import { getDagHeader } from "../../db/ui_dags.ts";
 import type { DagPageBase } from "../../views/dag_header.tsx";
 import { NotFoundPage } from "../../views/layout.tsx";
+import { ForbiddenPage } from "../../views/login_page.tsx";
+import { type Viewer, ViewerContext } from "../../views/viewer.ts";
 import { RUN_CHANGED_CHANNEL } from "../../worker/task_worker.ts";
 import type { AppEnv } from "../mod.ts";
 
@@ -25,23 +27,37 @@ export function wantsFragment(c: UiContext): boolean {
     c.req.header("HX-History-Restore-Request") !== "true";
 }
 
-function html(c: UiContext, body: string, status: 200 | 404 | 422) {
-  // The same URL answers with a page or a fragment, so caches must key on the header.
+export type PageStatus = 200 | 401 | 403 | 404 | 409 | 422 | 429;
+
+function html(c: UiContext, node: VNode, status: PageStatus, doctype: string) {
+  // The same URL answers with a page or a fragment, so caches must key on the header; and
+  // every page shows its viewer's name and controls, so none may be shared.
   c.header("Vary", "HX-Request");
   c.header("Cache-Control", "no-store");
-  return c.html(body, status);
+  const principal = c.get("principal");
+  const viewer: Viewer | null = principal
+    ? { name: principal.name, role: principal.role, hasSession: principal.via === "session" }
+    : null;
+  const body = renderToString(
+    <ViewerContext.Provider value={viewer}>{node}</ViewerContext.Provider>,
+  );
+  return c.html(doctype + body, status);
 }
 
-export function page(c: UiContext, node: VNode, status: 200 | 404 | 422 = 200) {
-  return html(c, `<!DOCTYPE html>${renderToString(node)}`, status);
+export function page(c: UiContext, node: VNode, status: PageStatus = 200) {
+  return html(c, node, status, "<!DOCTYPE html>");
 }
 
-export function fragment(c: UiContext, node: VNode, status: 200 | 422 = 200) {
-  return html(c, renderToString(node), status);
+export function fragment(c: UiContext, node: VNode, status: PageStatus = 200) {
+  return html(c, node, status, "");
 }
 
 export function notFound(c: UiContext, message: string) {
   return page(c, <NotFoundPage message={message} />, 404);
+}
+
+export function forbidden(c: UiContext, message: string) {
+  return page(c, <ForbiddenPage message={message} />, 403);
 }
 
 /** After a POST: the updated fragment for htmx, or back to a page for a plain form. */
@@ -52,11 +68,14 @@ export function answer(c: UiContext, node: () => VNode | Promise<VNode>, back: s
   return c.redirect(back, 303);
 }
 
-/** Only a path on this site is a place to go back to (never `//host` or a scheme). */
+/**
+ * Only a path on this site is a place to go back to: never `//host`, a scheme, a backslash
+ * (browsers read `/\\host` as `//host`) or a control character (they drop tabs and newlines,
+ * so `/<tab>/host` would become `//host`).
+ */
 export function safeBack(value: string | undefined, fallback: string): string {
-  return value && value.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\")
-    ? value
-    : fallback;
+  // deno-lint-ignore no-control-regex
+  return value && /^\/(?![/\\])[^\\\u0000-\u001f\u007f]*$/.test(value) ? value : fallback;
 }
 
 /** Form fields as strings (files are not expected and are dropped). */

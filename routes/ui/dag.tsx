@@ -4,7 +4,6 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { setPaused } from "../../db/dags.ts";
 import { getVersionSource, listDagVersions } from "../../db/ui_dags.ts";
 import { getRunDetail, listRecentRuns, runTaskStates } from "../../db/ui_runs.ts";
 import { TriggerError, triggerRun } from "../../scheduler/trigger_run.ts";
@@ -23,6 +22,7 @@ import { Grid } from "../../views/grid.tsx";
 import { PauseToggle } from "../../views/pause_toggle.tsx";
 import { issuesByField, paramFields, parseTriggerForm } from "../../views/param_fields.ts";
 import { TriggerForm, type TriggerFormProps } from "../../views/trigger_form.tsx";
+import { auditTrigger, setPausedAudited } from "../auth_audit.ts";
 import type { AppEnv } from "../mod.ts";
 import { conditional } from "./cache.ts";
 import {
@@ -100,7 +100,7 @@ export const dagUi = new Hono<AppEnv>()
         conf: parsed.conf,
         triggeredBy: "ui",
         now: new Date(),
-      }));
+      }, auditTrigger(c, dagId)));
     } catch (error) {
       if (!(error instanceof TriggerError)) throw error;
       return await refuse(
@@ -119,7 +119,7 @@ export const dagUi = new Hono<AppEnv>()
     const dagId = c.req.param("dagId")!;
     const form = pauseForm.safeParse(await formFields(c));
     if (!form.success) return c.text("Expected paused=true or paused=false", 400);
-    if (!await setPaused(db.sql, dagId, form.data.paused === "true")) {
+    if (await setPausedAudited(c, dagId, form.data.paused === "true") === null) {
       return notFound(c, `DAG "${dagId}" does not exist`);
     }
     if (form.data.paused === "false") await wakeScheduler(db);

@@ -7,6 +7,8 @@ import { clearTaskInstances } from "../../scheduler/clear.ts";
 import { markRun } from "../../scheduler/mark.ts";
 import { urls } from "../../views/format.ts";
 import { RunDetails, type RunDetailsProps, RunPage } from "../../views/run_page.tsx";
+import { insertAudit } from "../../db/audit_log.ts";
+import { auditClear, auditEntry } from "../auth_audit.ts";
 import type { AppEnv } from "../mod.ts";
 import {
   answer,
@@ -52,7 +54,11 @@ export const runUi = new Hono<AppEnv>()
     const dagId = c.req.param("dagId")!;
     const runId = c.req.param("runId")!;
     if (!await getRunDetail(db.sql, dagId, runId)) return missing(c);
-    const cleared = await clearTaskInstances(db, { dagId, runId, now: new Date() });
+    const cleared = await clearTaskInstances(
+      db,
+      { dagId, runId, now: new Date() },
+      auditClear(c, dagId),
+    );
     await wakeScheduler(db);
     return await answer(
       c,
@@ -70,7 +76,12 @@ export const runUi = new Hono<AppEnv>()
     if (!form.success) return c.text("Expected state=success or state=failed", 400);
     const run = await getRunDetail(db.sql, dagId, runId);
     if (!run) return missing(c);
-    await markRun(db, { dagRunId: run.id, state: form.data.state, now: new Date() });
+    const target = { dagId, runId, logicalDate: run.logicalDate };
+    await markRun(
+      db,
+      { dagRunId: run.id, state: form.data.state, now: new Date() },
+      (tx) => insertAudit(tx, auditEntry(c, "mark_run", target, { state: form.data.state })),
+    );
     await wakeScheduler(db);
     return await answer(
       c,

@@ -28,6 +28,7 @@ import {
   TiSummary,
   type TiSummaryProps,
 } from "../../views/ti_page.tsx";
+import { auditClear, auditMarkTasks } from "../auth_audit.ts";
 import type { AppEnv } from "../mod.ts";
 import {
   answer,
@@ -190,7 +191,7 @@ export const taskInstanceUi = new Hono<AppEnv>()
       taskIds: [taskId],
       includeDownstream: form.data.downstream === "true",
       now: new Date(),
-    });
+    }, auditClear(c, dagId));
     await wakeScheduler(db);
     return await answer(
       c,
@@ -212,7 +213,7 @@ export const taskInstanceUi = new Hono<AppEnv>()
       mapIndex,
       state: form.data.state,
       now: new Date(),
-    });
+    }, auditMarkTasks(c, ti.dagId, ti.runId, form.data.state));
     await wakeScheduler(db);
     const notice = marked.length ? `Marked ${form.data.state}` : `Already ${form.data.state}`;
     return await answer(c, () => summaryAfter(c, mapIndex, notice), tiAddress(ti));
