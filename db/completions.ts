@@ -41,47 +41,41 @@ export async function finishTries(
   now: Date,
 ): Promise<FinishedTry[]> {
   if (outcomes.length === 0) return [];
-  const finished = await sql<FinishedTry>`
-    UPDATE task_instance ti SET
-      state = CASE WHEN x.ok THEN 'success'
-        WHEN try_number <= max_tries THEN 'up_for_retry' ELSE 'failed' END,
-      next_retry_at = CASE WHEN NOT x.ok AND try_number <= max_tries
-        THEN x.ended + ${RETRY_DELAY} END,
-      end_date = x.ended,
-      duration_ms = GREATEST(0, (extract(epoch FROM x.ended - start_date) * 1000)::int),
-      lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
-    FROM unnest(${outcomes.map((o) => o.id)}::int[], ${outcomes.map((o) => o.tryNumber)}::int[],
-      ${outcomes.map((o) => o.resultJson !== undefined)}::bool[],
-      ${outcomes.map((o) => o.endedAt)}::timestamptz[]) AS x(id, tryno, ok, ended)
-    WHERE ti.id = x.id AND ti.state = 'running' AND ti.lease_owner = ${worker}
-      AND ti.try_number = x.tryno
-    RETURNING ti.id, ti.state, ti.dag_run_id AS "dagRunId", ti.dag_id AS "dagId", ti.pool,
-      ti.pool_slots AS "poolSlots"`;
-  if (finished.length === 0) return [];
-  const byId = new Map(outcomes.map((o) => [o.id, o]));
-  const tries = finished.map((f) => ({ f, o: byId.get(f.id)! }));
-  const results = tries.filter((t) => t.o.resultJson !== undefined);
-  // Sent together: one round trip for both.
-  await Promise.all([
-    sql`
-      UPDATE task_try t SET state = x.state, end_date = x.ended, error = x.error::jsonb
-      FROM unnest(${tries.map((t) => t.f.id)}::int[], ${tries.map((t) => t.o.tryNumber)}::int[],
-        ${tries.map((t) => t.o.endedAt)}::timestamptz[],
-        ${tries.map((t) => (t.f.state === "up_for_retry" ? "failed" : t.f.state))}::text[],
-        ${tries.map((t) => (t.o.error ? JSON.stringify(t.o.error) : null))}::text[])
-        AS x(id, tryno, ended, state, error)
-      WHERE t.ti_id = x.id AND t.try_number = x.tryno`,
-    results.length
-      ? sql`
-        INSERT INTO xcom (ti_id, key, value, created_at)
-        SELECT x.id, 'return_value', x.value::jsonb, ${now}
-        FROM unnest(${results.map((t) => t.f.id)}::int[],
-          ${results.map((t) => t.o.resultJson)}::text[]) AS x(id, value)
-        ON CONFLICT (ti_id, key) DO UPDATE SET value = EXCLUDED.value,
-          created_at = EXCLUDED.created_at`
-      : Promise.resolve([]),
-  ]);
-  return finished;
+  // One statement (the try and the result follow from what the first update returns): a round
+  // trip on Postgres, and one parse and plan instead of three on PGlite.
+  return await sql<FinishedTry>`
+    WITH finished AS (
+      UPDATE task_instance ti SET
+        state = CASE WHEN x.result IS NOT NULL THEN 'success'
+          WHEN try_number <= max_tries THEN 'up_for_retry' ELSE 'failed' END,
+        next_retry_at = CASE WHEN x.result IS NULL AND try_number <= max_tries
+          THEN x.ended + ${RETRY_DELAY} END,
+        end_date = x.ended,
+        duration_ms = GREATEST(0, (extract(epoch FROM x.ended - start_date) * 1000)::int),
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
+      FROM unnest(${outcomes.map((o) => o.id)}::int[], ${outcomes.map((o) => o.tryNumber)}::int[],
+        ${outcomes.map((o) => o.endedAt)}::timestamptz[],
+        ${outcomes.map((o) => o.resultJson ?? null)}::text[],
+        ${outcomes.map((o) => (o.error ? JSON.stringify(o.error) : null))}::text[])
+        AS x(id, tryno, ended, result, error)
+      WHERE ti.id = x.id AND ti.state = 'running' AND ti.lease_owner = ${worker}
+        AND ti.try_number = x.tryno
+      RETURNING ti.id, ti.state, ti.dag_run_id, ti.dag_id, ti.pool, ti.pool_slots, x.tryno,
+        x.ended, x.result, x.error
+    ), tries AS (
+      UPDATE task_try t SET state = CASE WHEN f.state = 'up_for_retry' THEN 'failed' ELSE f.state END,
+        end_date = f.ended, error = f.error::jsonb
+      FROM finished f WHERE t.ti_id = f.id AND t.try_number = f.tryno
+    ), results AS (
+      INSERT INTO xcom (ti_id, key, value, created_at)
+      SELECT f.id, 'return_value', f.result::jsonb, ${now} FROM finished f
+      WHERE f.result IS NOT NULL
+      ON CONFLICT (ti_id, key) DO UPDATE SET value = EXCLUDED.value,
+        created_at = EXCLUDED.created_at
+    )
+    SELECT id, state, dag_run_id AS "dagRunId", dag_id AS "dagId", pool,
+      pool_slots AS "poolSlots"
+    FROM finished`;
 }
 
 export interface FreedSlots {

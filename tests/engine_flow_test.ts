@@ -413,7 +413,7 @@ function holdResults(db: Db) {
   const wrap = (sql: Sql): Sql =>
     Object.assign(
       async <T>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]> => {
-        if (strings[0].includes("INSERT INTO xcom")) {
+        if (strings.join("").includes("INSERT INTO xcom")) {
           held();
           await gate;
         }
