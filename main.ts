@@ -50,12 +50,29 @@ export async function start(config: Config): Promise<void> {
   let worker: WorkerService | null = null;
   let server: Deno.HttpServer | null = null;
 
+  // The web server first: it answers /health as soon as the database is open, while the
+  // scheduler's first parse of the DAG folder and the worker's start are still under way.
+  if (roles.has("web")) {
+    const app = createApp({
+      db,
+      roles: config.roles,
+      startedAt: new Date(),
+      maxBodyBytes: config.maxBodyBytes,
+      webhook: config.webhook,
+    });
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      onListen: ({ hostname, port }) => log(`Gust is running: http://${hostname}:${port}/`),
+    }, app.fetch);
+  }
   if (roles.has("scheduler")) {
     scheduler = new SchedulerService({
       db,
       dagsFolder: config.dagsFolder,
       dagImportTimeoutMs: config.dagImportTimeoutMs,
       dagRefreshIntervalMs: config.dagRefreshIntervalMs,
+      dagReparseIntervalMs: config.dagReparseIntervalMs,
       leaseMs: config.schedulerLeaseMs,
       log,
     });
@@ -76,20 +93,6 @@ export async function start(config: Config): Promise<void> {
       log,
     });
     await worker.start();
-  }
-  if (roles.has("web")) {
-    const app = createApp({
-      db,
-      roles: config.roles,
-      startedAt: new Date(),
-      maxBodyBytes: config.maxBodyBytes,
-      webhook: config.webhook,
-    });
-    server = Deno.serve({
-      hostname: config.host,
-      port: config.port,
-      onListen: ({ hostname, port }) => log(`Gust is running: http://${hostname}:${port}/`),
-    }, app.fetch);
   }
   log(
     `Roles: ${config.roles.join(", ")}; DAG folder ${config.dagsFolder}; database ${

@@ -61,6 +61,7 @@ Deno.test({
       pollIntervalMs: 200,
     });
     await scheduler.start();
+    await scheduler.dagsLoaded();
     await worker.start();
     const app = createApp({ db, roles: ["web", "scheduler", "worker"], startedAt: new Date() });
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
