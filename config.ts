@@ -85,6 +85,11 @@ const schema = z.object({
 export interface Config {
   databaseUrl: string | null;
   home: string;
+  /**
+   * Caches shared by every home on this machine (a migrated empty database, from which a new
+   * embedded home is made): `$XDG_CACHE_HOME/gust`, else `~/.cache/gust`, else `<home>/cache`.
+   */
+  cacheDir: string;
   dagsFolder: string;
   host: string;
   port: number;
@@ -158,6 +163,11 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
   return {
     databaseUrl: c.DATABASE_URL ?? null,
     home: absolute(c.GUST_HOME),
+    cacheDir: env.XDG_CACHE_HOME
+      ? `${absolute(env.XDG_CACHE_HOME)}/gust`
+      : env.HOME
+      ? `${absolute(env.HOME)}/.cache/gust`
+      : `${absolute(c.GUST_HOME)}/cache`,
     dagsFolder: absolute(c.GUST_DAGS_FOLDER),
     host: c.GUST_HOST,
     port: c.GUST_PORT,

@@ -30,7 +30,7 @@ async function openDatabase(config: Config): Promise<{ db: Db; release: () => Pr
     );
   }
   await Deno.writeTextFile(pidFile, String(Deno.pid));
-  const db = await openDb({ dataDir: `${config.home}/db` });
+  const db = await openDb({ dataDir: `${config.home}/db`, snapshotDir: config.cacheDir });
   return { db, release: () => Deno.remove(pidFile).catch(() => {}) };
 }
 
