@@ -148,7 +148,8 @@ export class SchedulerService {
       changed = false;
       await this.processDags(full);
       this.firstPass.resolve();
-      // Events that came during the pass wake nobody: look again at once.
+      if (this.stopped) break; // a stop during the pass woke nobody
+      // Events that came during the pass woke nobody either: look again at once.
       if (!changed) await this.dagFiles.sleep(this.o.dagRefreshIntervalMs);
       if (this.stopped) break;
       // Let a burst of file events (an editor's save, a git checkout) settle first.
