@@ -20,18 +20,24 @@ import type { SerializedDag, SerializedTask } from "../sdk/serialize.ts";
 import { createTimetable, type DataInterval, type Timetable } from "./timetable.ts";
 import { validateConf } from "./trigger_run.ts";
 
-const timetables = new WeakMap<SerializedDag, Timetable>();
+/**
+ * Timetables by what defines them, so DAGs on the same schedule share one (and its memo of the
+ * tick's latest interval). Pure and small; cleared if it ever holds very many.
+ */
+const timetables = new Map<string, Timetable>();
 
 function timetableOf(dag: SerializedDag): Timetable {
-  let timetable = timetables.get(dag);
+  const key = JSON.stringify([dag.schedule, dag.timezone, dag.startDate, dag.endDate]);
+  let timetable = timetables.get(key);
   if (!timetable) {
+    if (timetables.size >= 10_000) timetables.clear();
     timetable = createTimetable({
       schedule: dag.schedule,
       timezone: dag.timezone,
       startDate: dag.startDate ? new Date(dag.startDate) : null,
       endDate: dag.endDate ? new Date(dag.endDate) : null,
     });
-    timetables.set(dag, timetable);
+    timetables.set(key, timetable);
   }
   return timetable;
 }

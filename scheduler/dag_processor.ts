@@ -14,9 +14,8 @@ import {
   type FolderScan,
   isDagFilePath,
   scanFolder,
+  sha256,
 } from "./dag_folder_scan.ts";
-
-export { isDagFilePath };
 import { storeParsedFiles } from "./dag_store.ts";
 
 export interface ParsedFile {
@@ -158,7 +157,7 @@ export async function toParsedFiles(
       source,
       dags: await Promise.all(dags.map(async (serialized) => ({
         serialized,
-        hash: await sha256(`${source}\n${JSON.stringify(serialized)}`),
+        hash: await sha256(new TextEncoder().encode(`${source}\n${JSON.stringify(serialized)}`)),
       }))),
       error: null,
     });
@@ -237,9 +236,4 @@ export class DagProcessor {
     }
     return { files, newVersions, imported: toImport };
   }
-}
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
