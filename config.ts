@@ -84,6 +84,7 @@ const schema = z.object({
   GUST_RUNNER_MEMORY_MB: int(256, 16),
   GUST_DAG_IMPORT_TIMEOUT: durationMs("30s"),
   GUST_DAG_REFRESH_INTERVAL: durationMs("30s"),
+  GUST_DAG_REPARSE_INTERVAL: durationMs("5m"),
   GUST_MAX_BODY_BYTES: int(1_048_576),
   GUST_WEBHOOK_TOLERANCE: durationMs("5m"),
   GUST_WEBHOOK_RATE_LIMIT: rate("60/1m"),
@@ -105,6 +106,11 @@ export interface Config {
   /** Prepared statements on the Postgres server (off for PgBouncer before 1.21 in transaction mode). */
   databasePrepare: boolean;
   home: string;
+  /**
+   * Caches shared by every home on this machine (a migrated empty database, from which a new
+   * embedded home is made): `$XDG_CACHE_HOME/gust`, else `~/.cache/gust`, else `<home>/cache`.
+   */
+  cacheDir: string;
   dagsFolder: string;
   host: string;
   port: number;
@@ -116,7 +122,10 @@ export interface Config {
   /** A frozen or cut-off leading scheduler is replaced within about this long. */
   schedulerLeaseMs: number;
   dagImportTimeoutMs: number;
+  /** How often the DAG folder is checked for changes; changed files are imported again. */
   dagRefreshIntervalMs: number;
+  /** How often every DAG file is imported again, changed or not. */
+  dagReparseIntervalMs: number;
   /** Variables tasks may be given when they declare them by name. */
   taskEnv: Record<string, string>;
   /** The largest request body the API and webhooks read; a larger one is refused with 413. */
@@ -201,6 +210,11 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
     databaseUrl: c.DATABASE_URL ?? null,
     databasePrepare: c.GUST_DATABASE_PREPARE,
     home: absolute(c.GUST_HOME),
+    cacheDir: env.XDG_CACHE_HOME
+      ? `${absolute(env.XDG_CACHE_HOME)}/gust`
+      : env.HOME
+      ? `${absolute(env.HOME)}/.cache/gust`
+      : `${absolute(c.GUST_HOME)}/cache`,
     dagsFolder: absolute(c.GUST_DAGS_FOLDER),
     host: c.GUST_HOST,
     port: c.GUST_PORT,
@@ -220,6 +234,7 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
     schedulerLeaseMs: c.GUST_SCHEDULER_LEASE,
     dagImportTimeoutMs: c.GUST_DAG_IMPORT_TIMEOUT,
     dagRefreshIntervalMs: c.GUST_DAG_REFRESH_INTERVAL,
+    dagReparseIntervalMs: c.GUST_DAG_REPARSE_INTERVAL,
     taskEnv: env,
     maxBodyBytes: c.GUST_MAX_BODY_BYTES,
     webhook: {

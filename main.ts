@@ -32,7 +32,7 @@ async function openDatabase(config: Config): Promise<{ db: Db; release: () => Pr
     );
   }
   await Deno.writeTextFile(pidFile, String(Deno.pid));
-  const db = await openDb({ dataDir: `${config.home}/db` });
+  const db = await openDb({ dataDir: `${config.home}/db`, snapshotDir: config.cacheDir });
   return { db, release: () => Deno.remove(pidFile).catch(() => {}) };
 }
 
@@ -53,12 +53,33 @@ export async function start(config: Config): Promise<void> {
   let server: Deno.HttpServer | null = null;
   let releaseAuth = async () => {};
 
+  // The web server first: it answers /health as soon as the database is open, while the
+  // scheduler's first parse of the DAG folder and the worker's start are still under way.
+  if (roles.has("web")) {
+    // The JWT key, the first Admin (its password printed once) and the CLI's local credential.
+    const auth = await startAuth(config, db, log);
+    releaseAuth = auth.release;
+    const app = createApp({
+      db,
+      roles: config.roles,
+      startedAt: new Date(),
+      maxBodyBytes: config.maxBodyBytes,
+      webhook: config.webhook,
+      auth: auth.settings,
+    });
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      onListen: ({ hostname, port }) => log(`Gust is running: http://${hostname}:${port}/`),
+    }, app.fetch);
+  }
   if (roles.has("scheduler")) {
     scheduler = new SchedulerService({
       db,
       dagsFolder: config.dagsFolder,
       dagImportTimeoutMs: config.dagImportTimeoutMs,
       dagRefreshIntervalMs: config.dagRefreshIntervalMs,
+      dagReparseIntervalMs: config.dagReparseIntervalMs,
       leaseMs: config.schedulerLeaseMs,
       log,
     });
@@ -79,24 +100,6 @@ export async function start(config: Config): Promise<void> {
       log,
     });
     await worker.start();
-  }
-  if (roles.has("web")) {
-    // The JWT key, the first Admin (its password printed once) and the CLI's local credential.
-    const auth = await startAuth(config, db, log);
-    releaseAuth = auth.release;
-    const app = createApp({
-      db,
-      roles: config.roles,
-      startedAt: new Date(),
-      maxBodyBytes: config.maxBodyBytes,
-      webhook: config.webhook,
-      auth: auth.settings,
-    });
-    server = Deno.serve({
-      hostname: config.host,
-      port: config.port,
-      onListen: ({ hostname, port }) => log(`Gust is running: http://${hostname}:${port}/`),
-    }, app.fetch);
   }
   log(
     `Roles: ${config.roles.join(", ")}; DAG folder ${config.dagsFolder}; database ${

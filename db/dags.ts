@@ -83,18 +83,56 @@ export async function deactivateMissing(sql: Sql, present: string[]): Promise<vo
   await sql`UPDATE dag SET is_active = false WHERE is_active AND NOT (dag_id = ANY(${present}))`;
 }
 
-/** DAG versions never change once written, so they are cached by id (per database). */
-export async function getDagVersion(sql: Sql, id: number): Promise<DagVersion> {
+/**
+ * How many DAG versions a process keeps. Versions never change once written, so the only cost is
+ * memory (a one-task DAG is about 1 KB); the scheduler reads the latest version of every due DAG
+ * each tick, so the cache must hold more than the active DAGs or every tick misses for all of
+ * them (with 500 and 1,000 DAGs it did).
+ */
+const VERSION_CACHE_SIZE = 10_000;
+
+function cachedVersion(sql: Sql, id: number): DagVersion | undefined {
   const key = `dag_version:${id}`;
   const cached = sql.cache.get(key) as DagVersion | undefined;
-  if (cached) return cached;
-  const [row] = await sql<DagVersion>`
-    SELECT id, dag_id AS "dagId", version_number AS "versionNumber", hash, fileloc, serialized
-    FROM dag_version WHERE id = ${id}`;
-  if (!row) throw new Error(`DAG version ${id} does not exist`);
-  if (sql.cache.size > 500) sql.cache.delete(sql.cache.keys().next().value!);
-  sql.cache.set(key, row);
-  return row;
+  if (cached) {
+    // Least recently used goes first: a hit moves the entry to the end of the map's order.
+    sql.cache.delete(key);
+    sql.cache.set(key, cached);
+  }
+  return cached;
+}
+
+function cacheVersion(sql: Sql, version: DagVersion): void {
+  if (sql.cache.size >= VERSION_CACHE_SIZE) sql.cache.delete(sql.cache.keys().next().value!);
+  sql.cache.set(`dag_version:${version.id}`, version);
+}
+
+/** DAG versions never change once written, so they are cached by id (per database). */
+export async function getDagVersion(sql: Sql, id: number): Promise<DagVersion> {
+  return cachedVersion(sql, id) ?? (await getDagVersions(sql, [id])).get(id)!;
+}
+
+/** Several versions, through the same cache, with the missing ones read in one query. */
+export async function getDagVersions(sql: Sql, ids: number[]): Promise<Map<number, DagVersion>> {
+  const found = new Map<number, DagVersion>();
+  const missing: number[] = [];
+  for (const id of new Set(ids)) {
+    const cached = cachedVersion(sql, id);
+    if (cached) found.set(id, cached);
+    else missing.push(id);
+  }
+  if (missing.length) {
+    const rows = await sql<DagVersion>`
+      SELECT id, dag_id AS "dagId", version_number AS "versionNumber", hash, fileloc, serialized
+      FROM dag_version WHERE id = ANY(${missing}::int[])`;
+    for (const row of rows) {
+      cacheVersion(sql, row);
+      found.set(row.id, row);
+    }
+  }
+  const absent = ids.find((id) => !found.has(id));
+  if (absent !== undefined) throw new Error(`DAG version ${absent} does not exist`);
+  return found;
 }
 
 /** The source a DAG version was parsed from (cached, like the version itself). */

@@ -5,114 +5,162 @@
  * at once, create nothing twice.
  */
 import type { Db, Sql } from "../db/client.ts";
-import { getDagVersion } from "../db/dags.ts";
-import { createDagRun, defaultRunId } from "../db/runs.ts";
-import type { SerializedDag } from "../sdk/serialize.ts";
+import { getDagVersions } from "../db/dags.ts";
+import { defaultRunId } from "../db/runs.ts";
+import {
+  advanceDags,
+  type DagAdvance,
+  type DueDag,
+  dueDags,
+  insertScheduledRuns,
+  lockDags,
+  type NewScheduledRun,
+} from "../db/scheduled_runs.ts";
+import type { SerializedDag, SerializedTask } from "../sdk/serialize.ts";
 import { createTimetable, type DataInterval, type Timetable } from "./timetable.ts";
 import { validateConf } from "./trigger_run.ts";
 
-const timetables = new WeakMap<SerializedDag, Timetable>();
+/**
+ * Timetables by what defines them, so DAGs on the same schedule share one (and its memo of the
+ * tick's latest interval). Pure and small; cleared if it ever holds very many.
+ */
+const timetables = new Map<string, Timetable>();
 
 function timetableOf(dag: SerializedDag): Timetable {
-  let timetable = timetables.get(dag);
+  const key = JSON.stringify([dag.schedule, dag.timezone, dag.startDate, dag.endDate]);
+  let timetable = timetables.get(key);
   if (!timetable) {
+    if (timetables.size >= 10_000) timetables.clear();
     timetable = createTimetable({
       schedule: dag.schedule,
       timezone: dag.timezone,
       startDate: dag.startDate ? new Date(dag.startDate) : null,
       endDate: dag.endDate ? new Date(dag.endDate) : null,
     });
-    timetables.set(dag, timetable);
+    timetables.set(key, timetable);
   }
   return timetable;
 }
 
-interface DueDag {
-  dagId: string;
+/** Runs plus task instances per transaction: a large catchup is written in several. */
+const BATCH_ROWS = 5_000;
+
+interface Plan {
   versionId: number;
-  lastStart: Date | null;
-  lastEnd: Date | null;
-  active: number;
+  runs: NewScheduledRun[];
+  advance: DagAdvance | null;
+  tasks: SerializedTask[];
 }
 
 /**
- * Returns the number of runs created. `fence` runs first in each transaction: the leader's
- * epoch check, so a deposed leader creates nothing (creation is idempotent regardless).
+ * The runs one DAG is due, from the interval of its latest automated run, oldest first, while
+ * it has fewer active runs than `maxActiveRuns`; and where its schedule stands afterwards.
+ * Pure: the writes happen in batches for many DAGs at once.
+ */
+function planDag(row: DueDag, dag: SerializedDag, now: Date): Plan {
+  const timetable = timetableOf(dag);
+  let last: DataInterval | null = row.lastStart && row.lastEnd
+    ? { start: row.lastStart, end: row.lastEnd }
+    : null;
+  let active = row.active;
+  let nextCheck: Date | null = null;
+  const runs: NewScheduledRun[] = [];
+  while (active < dag.maxActiveRuns) {
+    const info = timetable.next(last, { catchup: dag.catchup, now });
+    if (!info) {
+      nextCheck = new Date("9999-12-31T00:00:00Z"); // no more runs, ever, for this version
+      break;
+    }
+    if (info.runAfter > now) {
+      nextCheck = info.runAfter;
+      break;
+    }
+    runs.push({
+      dagId: row.dagId,
+      versionId: row.versionId,
+      runId: defaultRunId("scheduled", info.logicalDate),
+      logicalDate: info.logicalDate,
+      start: info.dataInterval.start,
+      end: info.dataInterval.end,
+      runAfter: info.runAfter,
+      conf: defaultConf(dag),
+    });
+    last = info.dataInterval;
+    active++;
+  }
+  // At maxActiveRuns with nothing planned, the DAG stays due: a finishing run frees a slot.
+  const moved = runs.length > 0 || nextCheck !== null;
+  const advance = moved
+    ? { dagId: row.dagId, versionId: row.versionId, last: runs.length ? last : null, nextCheck }
+    : null;
+  return { versionId: row.versionId, runs, advance, tasks: dag.tasks };
+}
+
+/** Consecutive plans, cut where the rows written would pass BATCH_ROWS (one plan at least). */
+function batches(plans: Plan[]): Plan[][] {
+  const out: Plan[][] = [];
+  let rows = Infinity;
+  for (const plan of plans) {
+    const size = plan.runs.length * (1 + plan.tasks.length) + 1;
+    if (rows + size > BATCH_ROWS) {
+      out.push([]);
+      rows = 0;
+    }
+    out.at(-1)!.push(plan);
+    rows += size;
+  }
+  return out;
+}
+
+/**
+ * Returns the number of runs created. Every due run is computed in memory first, then written
+ * in a few statements per batch of DAGs. `fence` runs first in each transaction: the leader's
+ * epoch check, so a deposed leader writes nothing (creation is idempotent regardless).
  */
 export async function createScheduledRuns(
   db: Db,
   now: Date,
   fence?: (tx: Sql) => Promise<void>,
 ): Promise<number> {
-  const due = await db.sql<DueDag>`
-    SELECT d.dag_id AS "dagId", d.latest_version_id AS "versionId",
-      d.last_automated_interval_start AS "lastStart", d.last_automated_interval_end AS "lastEnd",
-      (SELECT count(*) FROM dag_run r WHERE r.dag_id = d.dag_id AND r.backfill_id IS NULL
-        AND r.state IN ('queued', 'running'))::int AS active
-    FROM dag d
-    WHERE d.is_active AND NOT d.is_paused AND d.latest_version_id IS NOT NULL
-      AND (d.next_dagrun_create_after IS NULL OR d.next_dagrun_create_after <= ${now})`;
-  let created = 0;
+  const due = await dueDags(db.sql, now);
+  const versions = await getDagVersions(db.sql, due.map((d) => d.versionId));
+  const plans: Plan[] = [];
+  let failure: Error | null = null;
   for (const row of due) {
-    const { serialized: dag } = await getDagVersion(db.sql, row.versionId);
-    const timetable = timetableOf(dag);
-    let last: DataInterval | null = row.lastStart && row.lastEnd
-      ? { start: row.lastStart, end: row.lastEnd }
-      : null;
-    let active = row.active;
-    let nextCheck: Date | null = null;
-    while (active < dag.maxActiveRuns) {
-      const info = timetable.next(last, { catchup: dag.catchup, now });
-      if (!info) {
-        nextCheck = new Date("9999-12-31T00:00:00Z"); // no more runs, ever, for this version
-        break;
-      }
-      if (info.runAfter > now) {
-        nextCheck = info.runAfter;
-        break;
-      }
-      const made = await db.begin(async (tx) => {
-        await fence?.(tx);
-        const run = await createDagRun(
-          tx,
-          {
-            dagId: row.dagId,
-            runId: defaultRunId("scheduled", info.logicalDate),
-            runType: "scheduled",
-            logicalDate: info.logicalDate,
-            dataInterval: info.dataInterval,
-            runAfter: info.runAfter,
-            conf: defaultConf(dag),
-            versionId: row.versionId,
-            triggeredBy: "scheduler",
-          },
-          dag,
-          now,
-        );
-        // Moves forward only, so a slower scheduler cannot rewind the schedule.
-        await tx`
-          UPDATE dag SET last_automated_interval_start = ${info.dataInterval.start},
-            last_automated_interval_end = ${info.dataInterval.end}
-          WHERE dag_id = ${row.dagId} AND (last_automated_interval_end IS NULL
-            OR last_automated_interval_end < ${info.dataInterval.end})`;
-        return run.created;
-      });
-      if (made) created++;
-      last = info.dataInterval;
-      active++;
-    }
-    if (nextCheck) {
-      await db
-        .sql`UPDATE dag SET next_dagrun_create_after = ${nextCheck} WHERE dag_id = ${row.dagId}`;
+    try {
+      plans.push(planDag(row, versions.get(row.versionId)!.serialized, now));
+    } catch (error) {
+      // One DAG whose schedule cannot be computed must not hold up the others.
+      failure ??= new Error(`Cannot schedule DAG "${row.dagId}": ${(error as Error).message}`);
     }
   }
+  let created = 0;
+  for (const batch of batches(plans.filter((p) => p.advance))) {
+    created += await db.begin(async (tx) => {
+      await fence?.(tx);
+      await lockDags(tx, batch.map((p) => p.advance!.dagId));
+      const tasks = new Map(batch.map((p) => [p.versionId, p.tasks]));
+      const made = await insertScheduledRuns(tx, batch.flatMap((p) => p.runs), tasks, now);
+      await advanceDags(tx, batch.map((p) => p.advance!));
+      return made;
+    });
+  }
+  if (failure) throw failure;
   return created;
 }
 
+const confs = new WeakMap<SerializedDag, Record<string, unknown>>();
+
+/** The params' defaults, once per version (checking them rebuilds the params schema). */
 function defaultConf(dag: SerializedDag): Record<string, unknown> {
-  try {
-    return validateConf(dag, {});
-  } catch {
-    return {}; // required params without defaults: the tasks report it when they parse them
+  let conf = confs.get(dag);
+  if (!conf) {
+    try {
+      conf = validateConf(dag, {});
+    } catch {
+      conf = {}; // required params without defaults: the tasks report it when they parse them
+    }
+    confs.set(dag, conf);
   }
+  return conf;
 }

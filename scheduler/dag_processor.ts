@@ -1,20 +1,22 @@
 /**
- * The DAG processor: imports every file of the DAG folder in a sandbox that may read only that
+ * The DAG processor: imports the files of the DAG folder in a sandbox that may read only that
  * folder, with a time limit, and stores what they define. A file that throws, loops, tries the
  * network or defines an invalid DAG becomes an import error with its message; the other files
- * are unaffected. An unchanged DAG makes no new version.
+ * are unaffected. An unchanged DAG makes no new version. Between passes it imports again only
+ * the files that changed or import a changed file (see dag_folder_scan.ts).
  */
 import type { Db } from "../db/client.ts";
-import {
-  clearImportErrors,
-  deactivateMissing,
-  recordImportError,
-  storeDagVersion,
-} from "../db/dags.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
 import { formatMs, RunnerPool, type RunOutcome } from "../worker/runner_pool.ts";
-
-const DAG_FILE = /\.(ts|tsx|mts|js|mjs|jsx)$/;
+import {
+  affectedDagFiles,
+  changedFiles,
+  type FolderScan,
+  isDagFilePath,
+  scanFolder,
+  sha256,
+} from "./dag_folder_scan.ts";
+import { storeParsedFiles } from "./dag_store.ts";
 
 export interface ParsedFile {
   /** Path relative to the DAG folder, with forward slashes. */
@@ -27,12 +29,11 @@ export interface ParsedFile {
 export interface ParseOptions {
   timeoutMs: number;
   memoryMb?: number;
+  /** Aborting kills the imports in flight; the pass then throws and stores nothing. */
+  signal?: AbortSignal;
 }
 
-/**
- * Files that may define DAGs. Names starting with `_` or `.`, test files and `node_modules` are
- * skipped, so helpers can live beside DAGs without being imported as DAG files.
- */
+/** The DAG files of a folder (see `isDagFilePath`), sorted. */
 export async function listDagFiles(folder: string, prefix = ""): Promise<string[]> {
   const files: string[] = [];
   for await (const entry of Deno.readDir(`${folder}/${prefix}`)) {
@@ -40,9 +41,7 @@ export async function listDagFiles(folder: string, prefix = ""): Promise<string[
     if (entry.name === "node_modules") continue;
     const path = `${prefix}${entry.name}`;
     if (entry.isDirectory) files.push(...await listDagFiles(folder, `${path}/`));
-    else if (entry.isFile && DAG_FILE.test(entry.name) && !/_test\.\w+$/.test(entry.name)) {
-      files.push(path);
-    }
+    else if (entry.isFile && isDagFilePath(path)) files.push(path);
   }
   return files.sort();
 }
@@ -54,7 +53,25 @@ export async function listDagFiles(folder: string, prefix = ""): Promise<string[
 const PARSE_CONCURRENCY = Math.max(1, Math.min(4, navigator.hardwareConcurrency ?? 1));
 
 export async function parseDagFolder(folder: string, options: ParseOptions): Promise<ParsedFile[]> {
-  const files = await listDagFiles(folder);
+  return await toParsedFiles(
+    await importDagFiles(folder, await listDagFiles(folder), options),
+    options,
+  );
+}
+
+/** What importing one file gave, before DAG ids are checked across files. */
+export interface ImportedFile {
+  file: string;
+  source: string;
+  outcome: RunOutcome;
+}
+
+/** Imports `files` (paths relative to `folder`), each in a sandboxed runner. */
+export async function importDagFiles(
+  folder: string,
+  files: string[],
+  options: ParseOptions,
+): Promise<ImportedFile[]> {
   // Files are imported in a few shared runners (starting one costs about 100 ms, which adds up
   // over hundreds of files). A file whose timer throws after its import, or that patches a
   // global, can break the next file imported in the same runner; so every failure other than a
@@ -65,11 +82,11 @@ export async function parseDagFolder(folder: string, options: ParseOptions): Pro
     defaultMemoryMb: options.memoryMb ?? 512,
     maxIdle: PARSE_CONCURRENCY,
   });
-  const imported: { file: string; source: string; outcome: RunOutcome }[] = [];
+  const imported: ImportedFile[] = [];
   try {
     let next = 0;
     const work = async (lane: number) => {
-      while (next < files.length) {
+      while (next < files.length && !options.signal?.aborted) {
         const i = next++;
         const file = files[i];
         const source = await Deno.readTextFile(`${folder}/${file}`);
@@ -79,16 +96,27 @@ export async function parseDagFolder(folder: string, options: ParseOptions): Pro
             versionKey: `parse-${lane}`,
             timeoutMs: options.timeoutMs,
             fresh,
+            signal: options.signal,
           });
         let outcome = await parse(false);
         if (!outcome.ok && outcome.reason !== "timeout") outcome = await parse(true);
         imported[i] = { file, source, outcome };
       }
     };
-    await Promise.all(Array.from({ length: PARSE_CONCURRENCY }, (_, lane) => work(lane)));
+    const lanes = Math.min(PARSE_CONCURRENCY, files.length);
+    await Promise.all(Array.from({ length: lanes }, (_, lane) => work(lane)));
   } finally {
     await runners.close();
   }
+  options.signal?.throwIfAborted();
+  return imported;
+}
+
+/** Checks DAG ids across files and hashes each DAG: the parse of a whole folder. */
+export async function toParsedFiles(
+  imported: ImportedFile[],
+  options: ParseOptions,
+): Promise<ParsedFile[]> {
   // In file order, so that of two files defining one DAG id, the first always keeps it.
   const owners = new Map<string, string>();
   const parsed: ParsedFile[] = [];
@@ -129,7 +157,7 @@ export async function parseDagFolder(folder: string, options: ParseOptions): Pro
       source,
       dags: await Promise.all(dags.map(async (serialized) => ({
         serialized,
-        hash: await sha256(`${source}\n${JSON.stringify(serialized)}`),
+        hash: await sha256(new TextEncoder().encode(`${source}\n${JSON.stringify(serialized)}`)),
       }))),
       error: null,
     });
@@ -150,44 +178,62 @@ function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {
 export interface ProcessResult {
   files: ParsedFile[];
   newVersions: string[];
+  /** The files imported in this pass (all of them, unless the pass was incremental). */
+  imported: string[];
 }
 
-/** Parses the folder and stores DAG versions and import errors. */
+/** Parses the whole folder and stores DAG versions and import errors. */
 export async function processDagFolder(
   db: Db,
   folder: string,
   options: ParseOptions & { now: Date },
 ): Promise<ProcessResult> {
-  const files = await parseDagFolder(folder, options);
-  const newVersions: string[] = [];
-  for (const f of files) {
-    if (f.error) {
-      await recordImportError(db.sql, { filename: f.file, ...f.error, now: options.now });
-      continue;
-    }
-    for (const d of f.dags) {
-      const stored = await storeDagVersion(db, {
-        ...d,
-        fileloc: f.file,
-        source: f.source,
-        now: options.now,
-      });
-      if (stored.created) newVersions.push(d.serialized.dagId);
-    }
-  }
-  await clearImportErrors(db.sql, files.filter((f) => f.error).map((f) => f.file));
-  // A file that failed keeps its DAGs active: a typo must not unschedule a production DAG.
-  const failedFiles = new Set(files.filter((f) => f.error).map((f) => f.file));
-  const keep = await db.sql<{ dagId: string }>`
-    SELECT dag_id AS "dagId" FROM dag WHERE fileloc = ANY(${[...failedFiles]})`;
-  await deactivateMissing(db.sql, [
-    ...files.flatMap((f) => f.dags.map((d) => d.serialized.dagId)),
-    ...keep.map((k) => k.dagId),
-  ]);
-  return { files, newVersions };
+  return await new DagProcessor(db, folder, options).process(options.now, { full: true });
 }
 
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+/**
+ * The DAG processor of a running scheduler. It remembers what each file gave and what the
+ * folder looked like, so a pass imports only the DAG files a change reaches, and a pass that
+ * finds no change neither imports nor writes anything. A full pass imports every file again:
+ * the backstop for what a scan cannot see (a DAG built from the time of day, a stored state
+ * that someone else changed).
+ */
+export class DagProcessor {
+  private scan: FolderScan | null = null;
+  private readonly outcomes = new Map<string, ImportedFile>();
+  private files: ParsedFile[] = [];
+
+  constructor(
+    private readonly db: Db,
+    private readonly folder: string,
+    private readonly options: ParseOptions,
+  ) {}
+
+  async process(now: Date, o: { full?: boolean } = {}): Promise<ProcessResult> {
+    const previous = this.scan;
+    const scan = await scanFolder(this.folder, previous ?? undefined);
+    const dagFiles = [...scan.keys()].filter(isDagFilePath).sort();
+    let toImport = dagFiles;
+    if (previous && !o.full) {
+      const changed = changedFiles(previous, scan);
+      if (changed.size === 0) {
+        this.scan = scan; // the same content; only touched files' times moved
+        return { files: this.files, newVersions: [], imported: [] };
+      }
+      toImport = affectedDagFiles(scan, dagFiles, changed);
+    }
+    for (const f of await importDagFiles(this.folder, toImport, this.options)) {
+      this.outcomes.set(f.file, f);
+    }
+    const imported = dagFiles.map((file) => this.outcomes.get(file)).filter((f) => f !== undefined);
+    const files = await toParsedFiles(imported, this.options);
+    const newVersions = await storeParsedFiles(this.db, files, new Set(toImport), now);
+    // Only once stored: after a pass that failed to write, the next one finds the same changes.
+    this.scan = scan;
+    this.files = files;
+    for (const file of this.outcomes.keys()) {
+      if (!dagFiles.includes(file)) this.outcomes.delete(file);
+    }
+    return { files, newVersions, imported: toImport };
+  }
 }

@@ -4,7 +4,7 @@
  * It wakes at once on a NOTIFY from a worker that finished a task, and polls as a fallback.
  */
 import type { Db } from "../db/client.ts";
-import { processDagFolder } from "./dag_processor.ts";
+import { DagProcessor } from "./dag_processor.ts";
 import { createScheduledRuns } from "./cron_runs.ts";
 import { reapExpiredLeases } from "./reaper.ts";
 import { sweepRunChanges } from "../db/run_changes.ts";
@@ -16,7 +16,10 @@ export interface SchedulerServiceOptions {
   db: Db;
   dagsFolder: string;
   dagImportTimeoutMs: number;
+  /** How often the folder is checked for changes (file events also wake it). */
   dagRefreshIntervalMs: number;
+  /** How often every DAG file is imported again, changed or not (default 5 minutes). */
+  dagReparseIntervalMs?: number;
   pollIntervalMs?: number;
   clock?: () => Date;
   log?: (message: string) => void;
@@ -36,6 +39,10 @@ export class SchedulerService {
   private watcher: Deno.FsWatcher | null = null;
   private loops: Promise<void>[] = [];
   private readonly clock: () => Date;
+  private readonly dagProcessor: DagProcessor;
+  /** Stops an import in flight at shutdown (a first parse can take a while). */
+  private readonly stopping = new AbortController();
+  private readonly firstPass = Promise.withResolvers<void>();
   readonly leader: LeaderElection;
 
   constructor(private readonly o: SchedulerServiceOptions) {
@@ -47,13 +54,26 @@ export class SchedulerService {
       log: o.log,
       onChange: (leading) => leading && this.poke(),
     });
+    this.dagProcessor = new DagProcessor(o.db, o.dagsFolder, {
+      timeoutMs: o.dagImportTimeoutMs,
+      signal: this.stopping.signal,
+    });
   }
 
+  /**
+   * Returns once the scheduler takes part in leader election and listens for changes. The
+   * first parse of the DAG folder runs in the DAG loop, not here, so a web server in the same
+   * process answers meanwhile (until it ends, the DAGs stored before are scheduled).
+   */
   async start(): Promise<void> {
     await this.leader.start();
-    await this.processDags();
     this.unlisten = await this.o.db.listen(RUN_CHANGED_CHANNEL, () => this.poke());
     this.loops.push(this.schedulingLoop(), this.dagLoop());
+  }
+
+  /** Resolves when the first pass over the DAG folder has ended (stored, or failed and logged). */
+  dagsLoaded(): Promise<void> {
+    return this.firstPass.promise;
   }
 
   /** Asks for a scheduling pass now (a task finished, a run was triggered). */
@@ -64,11 +84,13 @@ export class SchedulerService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.watcher?.close();
     this.scheduling.wake();
     this.dagFiles.wake();
     await this.unlisten?.();
     await Promise.all(this.loops);
+    this.firstPass.resolve();
     await this.leader.stop();
   }
 
@@ -127,23 +149,30 @@ export class SchedulerService {
     } catch {
       // no file events here (some container filesystems): the interval below still applies
     }
+    const reparseMs = this.o.dagReparseIntervalMs ?? 300_000;
+    let lastFull = -Infinity;
     while (!this.stopped) {
-      await this.dagFiles.sleep(this.o.dagRefreshIntervalMs);
+      // A look at the folder is cheap (a stat per file) and imports only what changed; every
+      // `reparseMs` each file is imported again anyway, the backstop for what a look misses.
+      const full = performance.now() - lastFull >= reparseMs;
+      if (full) lastFull = performance.now();
+      changed = false;
+      await this.processDags(full);
+      this.firstPass.resolve();
+      if (this.stopped) break; // a stop during the pass woke nobody
+      // Events that came during the pass woke nobody either: look again at once.
+      if (!changed) await this.dagFiles.sleep(this.o.dagRefreshIntervalMs);
       if (this.stopped) break;
       // Let a burst of file events (an editor's save, a git checkout) settle first.
       if (changed) await new Promise((r) => setTimeout(r, 100));
-      changed = false;
-      await this.processDags();
     }
   }
 
-  private async processDags(): Promise<void> {
+  private async processDags(full: boolean): Promise<void> {
     try {
-      const result = await processDagFolder(this.o.db, this.o.dagsFolder, {
-        timeoutMs: this.o.dagImportTimeoutMs,
-        now: this.clock(),
-      });
-      for (const f of result.files.filter((f) => f.error)) {
+      const result = await this.dagProcessor.process(this.clock(), { full });
+      const imported = new Set(result.imported);
+      for (const f of result.files.filter((f) => f.error && imported.has(f.file))) {
         this.o.log?.(`Import error in ${f.file}: ${f.error!.message.split("\n")[0]}`);
       }
       if (result.newVersions.length) {
@@ -151,6 +180,7 @@ export class SchedulerService {
         this.poke();
       }
     } catch (error) {
+      if (this.stopped) return;
       this.o.log?.(`Reading the DAG folder failed: ${(error as Error).message}`);
     }
   }

@@ -300,3 +300,20 @@ Deno.test("DST in Europe/Berlin", () => {
     ["2024-03-31T01:00:00.000Z", "2024-04-01T00:30:00.000Z"],
   ]);
 });
+
+Deno.test("UTC, computed as a fixed offset, fires as a zone at UTC+0 all year does", () => {
+  // Atlantic/Reykjavik has no daylight saving time: croner converts it through Intl, UTC not.
+  for (const schedule of ["* * * * *", "*/7 3-5 * * 1,3", "0 0 13 * 5", "@monthly", "@quarterly"]) {
+    const utc = tt({ schedule, timezone: "UTC" });
+    const zone = tt({ schedule, timezone: "Atlantic/Reykjavik" });
+    const from = d("2024-02-27T00:00:00Z");
+    const to = d("2024-03-02T00:00:00Z");
+    assert.deepEqual(spans(utc.between(from, to)), spans(zone.between(from, to)), schedule);
+    let last = null;
+    for (const now of ["2024-03-01T10:00:00Z", "2024-03-01T10:00:30Z", "2024-05-31T23:59:59Z"]) {
+      const options = { catchup: false, now: d(now) };
+      assert.deepEqual(utc.next(last, options), zone.next(last, options), `${schedule} at ${now}`);
+      last = utc.next(last, options)?.dataInterval ?? null;
+    }
+  }
+});

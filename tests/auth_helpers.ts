@@ -150,3 +150,9 @@ export async function jwtFor(
   if (res.status !== 201) throw new Error(`Token for ${username}: ${JSON.stringify(body)}`);
   return body.access_token;
 }
+
+/** The Authorization header of the local credential a running server wrote into `home`. */
+export async function localCredential(home: string): Promise<Record<string, string>> {
+  const text = await Deno.readTextFile(`${home}/cli_credential.json`);
+  return { authorization: `Bearer ${JSON.parse(text).token}` };
+}

@@ -5,6 +5,7 @@
  * processes, started as users start them; the server creates the first Admin and prints its
  * password once.
  */
+import { localCredential } from "./auth_helpers.ts";
 import assert from "node:assert/strict";
 import { dagFolder } from "./helpers.ts";
 
@@ -85,6 +86,14 @@ Deno.test({
         () => Promise.resolve(output.includes("Gust is running") || null),
         60_000,
       );
+      // The server answers before its first parse of the DAG folder has stored the DAGs.
+      await until("the DAG", async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/api/v2/dags/ops`, {
+          headers: await localCredential(home),
+        });
+        await response.body?.cancel();
+        return response.ok || null;
+      });
       const runs = async () =>
         JSON.parse((await gust(env, "runs", "list", "ops", "--json")).stdout).dag_runs as {
           dag_run_id: string;

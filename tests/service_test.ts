@@ -145,6 +145,7 @@ async function withService(
     pollIntervalMs: 200,
   });
   await scheduler.start();
+  await scheduler.dagsLoaded();
   try {
     await fn({ db: info.db, env, scheduler });
   } finally {

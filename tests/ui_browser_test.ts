@@ -63,6 +63,7 @@ Deno.test({
       pollIntervalMs: 200,
     });
     await scheduler.start();
+    await scheduler.dagsLoaded();
     await worker.start();
     await createTestUser(db, "ada", "User");
     await createTestUser(db, "vic", "Viewer");
