@@ -29,10 +29,13 @@ export interface SchedulerServiceOptions {
 
 const POSTPONED_RETRY_MS = 50;
 const MIN_PASS_GAP_MS = 5;
+/** How often the leader reaps lost tries and creates the runs schedules call for. */
+const LEADER_DUTY_INTERVAL_MS = 1000;
 
 export class SchedulerService {
   private stopped = false;
   private readonly scheduling = new Waker();
+  private readonly leading = new Waker();
   private readonly dagFiles = new Waker();
   private pending = false;
   private unlisten: (() => Promise<void>) | null = null;
@@ -52,7 +55,11 @@ export class SchedulerService {
       hostname: Deno.hostname(),
       leaseMs: o.leaseMs,
       log: o.log,
-      onChange: (leading) => leading && this.poke(),
+      onChange: (leading) => {
+        if (!leading) return;
+        this.poke();
+        this.leading.wake();
+      },
     });
     this.dagProcessor = new DagProcessor(o.db, o.dagsFolder, {
       timeoutMs: o.dagImportTimeoutMs,
@@ -68,7 +75,7 @@ export class SchedulerService {
   async start(): Promise<void> {
     await this.leader.start();
     this.unlisten = await this.o.db.listen(RUN_CHANGED_CHANNEL, () => this.poke());
-    this.loops.push(this.schedulingLoop(), this.dagLoop());
+    this.loops.push(this.schedulingLoop(), this.leaderLoop(), this.dagLoop());
   }
 
   /** Resolves when the first pass over the DAG folder has ended (stored, or failed and logged). */
@@ -87,6 +94,7 @@ export class SchedulerService {
     this.stopping.abort();
     this.watcher?.close();
     this.scheduling.wake();
+    this.leading.wake();
     this.dagFiles.wake();
     await this.unlisten?.();
     await Promise.all(this.loops);
@@ -96,7 +104,6 @@ export class SchedulerService {
 
   private async schedulingLoop(): Promise<void> {
     const scheduler = new Scheduler(this.o.db, this.clock);
-    let lastHousekeeping = 0;
     let passStarted = -Infinity;
     while (!this.stopped) {
       // Pokes come with every batch of finished tries; a burst of them makes one pass, not many.
@@ -106,10 +113,6 @@ export class SchedulerService {
       this.pending = false;
       let sleepMs = this.o.pollIntervalMs ?? 1000;
       try {
-        if (Date.now() - lastHousekeeping >= 1000 && this.leader.isLeader()) {
-          lastHousekeeping = Date.now();
-          await this.leaderDuties();
-        }
         const tick = await scheduler.tick();
         if (tick.more) this.pending = true;
         // Postponed runs (locked by a worker evaluating them, or wide and paced) come back soon.
@@ -121,18 +124,37 @@ export class SchedulerService {
     }
   }
 
-  /** Singleton duties: reaping lost workers' tries and creating scheduled runs. */
-  private async leaderDuties(): Promise<void> {
+  /**
+   * The leader's duties on a timer of their own, so that a long scheduling pass (a thousand runs
+   * in flight) does not hold back the minute's scheduled runs, nor they the pass.
+   */
+  private async leaderLoop(): Promise<void> {
+    while (!this.stopped) {
+      if (this.leader.isLeader()) {
+        try {
+          if (await this.leaderDuties()) this.poke(); // new runs to start, retries to schedule
+        } catch (error) {
+          this.o.log?.(`Leader duties failed: ${(error as Error).message}`);
+        }
+      }
+      if (!this.stopped) await this.leading.sleep(LEADER_DUTY_INTERVAL_MS);
+    }
+  }
+
+  /** Reaps lost workers' tries and creates scheduled runs; true when either changed anything. */
+  private async leaderDuties(): Promise<boolean> {
     const fence = (tx: Parameters<LeaderElection["fence"]>[0]) => this.leader.fence(tx);
     try {
-      await this.o.db.begin(async (tx) => {
+      const reaped = await this.o.db.begin(async (tx) => {
         await fence(tx);
-        await reapExpiredLeases(tx, this.clock());
+        return await reapExpiredLeases(tx, this.clock());
       });
       await sweepRunChanges(this.o.db.sql);
-      await createScheduledRuns(this.o.db, this.clock(), fence);
+      const created = await createScheduledRuns(this.o.db, this.clock(), fence);
+      return reaped + created > 0;
     } catch (error) {
       if (!(error instanceof NotLeaderError)) throw error;
+      return false;
     }
   }
 

@@ -125,7 +125,12 @@ Deno.test({
         new Promise<null>((r) => setTimeout(() => r(null), 30_000)),
       ]);
       assert.equal(status?.code, 0);
-      assert.deepEqual(runnersOf(folder), []);
+      // Killed on the way out; the kernel may take a moment to end a process on a busy machine.
+      await until(
+        "the import's runner to end",
+        () => Promise.resolve(runnersOf(folder).length === 0 || null),
+        5000,
+      );
     } finally {
       try {
         child.kill("SIGKILL");

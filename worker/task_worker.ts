@@ -19,8 +19,6 @@ import { checkResult, failure } from "./task_results.ts";
 import type { WireContext } from "./protocol.ts";
 import type { LogLine, RunnerPool, RunOutcome } from "./runner_pool.ts";
 
-export { RUN_CHANGED_CHANNEL } from "../db/channels.ts";
-
 export interface TaskWorkerOptions {
   db: Db;
   runners: RunnerPool;

@@ -322,30 +322,6 @@ export async function waitRunApi(
   throw new Error(`Run ${dagId}/${runId} did not end within ${timeoutMs} ms (${seen})`);
 }
 
-export interface TryTiming {
-  taskId: string;
-  mapIndex: number;
-  start: number;
-  end: number;
-}
-
-/** Start and end (epoch ms) of every try of one run, in start order. */
-export async function tryTimings(db: Db, dagId: string, runId: string): Promise<TryTiming[]> {
-  const rows = await db.sql<{ taskId: string; mapIndex: number; start: Date; end: Date | null }>`
-    SELECT ti.task_id AS "taskId", ti.map_index AS "mapIndex", t.start_date AS start,
-      t.end_date AS "end"
-    FROM task_try t JOIN task_instance ti ON ti.id = t.ti_id
-      JOIN dag_run r ON r.id = ti.dag_run_id
-    WHERE r.dag_id = ${dagId} AND r.run_id = ${runId}
-    ORDER BY t.start_date, ti.id`;
-  return rows.map((r) => ({
-    taskId: r.taskId,
-    mapIndex: r.mapIndex,
-    start: new Date(r.start).getTime(),
-    end: r.end ? new Date(r.end).getTime() : NaN,
-  }));
-}
-
 /** Environment for a Gust process on Postgres or (url null) on an embedded database. */
 export function gustEnv(
   o: {

@@ -49,8 +49,10 @@ export function cpuSeconds(pid: number): number {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    // fields[0] is field 3 (state); utime and stime are fields 14 and 15, and cutime and cstime
+    // (16, 17) those of its children that ended and were waited for, such as the DAG
+    // processor's short-lived import processes; live children are counted on their own.
+    return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / CLOCK_TICKS;
   } catch {
     return 0;
   }

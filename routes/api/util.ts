@@ -1,6 +1,6 @@
 /** Small helpers the API's route groups share. */
 import type { Db } from "../../db/client.ts";
-import { RUN_CHANGED_CHANNEL } from "../../worker/task_worker.ts";
+import { RUN_CHANGED_CHANNEL } from "../../db/channels.ts";
 import type { ApiContext } from "./common.ts";
 
 /** The request's clock: injected in tests, the system clock otherwise. */

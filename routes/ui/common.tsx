@@ -13,7 +13,7 @@ import type { DagPageBase } from "../../views/dag_header.tsx";
 import { NotFoundPage } from "../../views/layout.tsx";
 import { ForbiddenPage } from "../../views/login_page.tsx";
 import { type Viewer, ViewerContext } from "../../views/viewer.ts";
-import { RUN_CHANGED_CHANNEL } from "../../worker/task_worker.ts";
+import { RUN_CHANGED_CHANNEL } from "../../db/channels.ts";
 import type { AppEnv } from "../mod.ts";
 
 export type UiContext = Context<AppEnv>;
