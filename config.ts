@@ -77,6 +77,7 @@ const schema = z.object({
   GUST_API_URL: z.string().url().optional(),
   GUST_ROLES: list(ROLES.join(",")).pipe(z.array(z.enum(ROLES)).min(1)),
   GUST_WORKER_CONCURRENCY: int(4),
+  GUST_WORKER_PREFETCH: int(0, 0),
   GUST_WORKER_QUEUES: list("default").pipe(z.array(z.string()).min(1)),
   GUST_LEASE: durationMs("30s"),
   GUST_SCHEDULER_LEASE: durationMs("10s"),
@@ -117,7 +118,14 @@ export interface Config {
   /** Where the CLI reaches a running server; from GUST_HOST and GUST_PORT by default. */
   apiUrl: string;
   roles: Role[];
-  worker: { concurrency: number; queues: string[]; leaseMs: number; runnerMemoryMb: number };
+  worker: {
+    concurrency: number;
+    /** Tasks claimed beyond `concurrency`, waiting for a runner (throughput over strict priority). */
+    prefetch: number;
+    queues: string[];
+    leaseMs: number;
+    runnerMemoryMb: number;
+  };
   maxResultBytes: number;
   /** A frozen or cut-off leading scheduler is replaced within about this long. */
   schedulerLeaseMs: number;
@@ -226,6 +234,7 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
     roles: c.GUST_ROLES,
     worker: {
       concurrency: c.GUST_WORKER_CONCURRENCY,
+      prefetch: c.GUST_WORKER_PREFETCH,
       queues: c.GUST_WORKER_QUEUES,
       leaseMs: c.GUST_LEASE,
       runnerMemoryMb: c.GUST_RUNNER_MEMORY_MB,

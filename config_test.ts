@@ -60,6 +60,15 @@ Deno.test("a DAG's webhook secret: its own variable, then the per-DAG variable, 
   assert.equal(webhookSecret(loadConfig({ GUST_WEBHOOK_SECRET_X: "" }).webhook, "x", null), null);
 });
 
+Deno.test("a worker prefetches nothing unless GUST_WORKER_PREFETCH says so", () => {
+  assert.equal(loadConfig({}).worker.prefetch, 0);
+  assert.equal(loadConfig({ GUST_WORKER_PREFETCH: "8" }).worker.prefetch, 8);
+  assert.throws(
+    () => loadConfig({ GUST_WORKER_PREFETCH: "-1" }),
+    (e: unknown) => e instanceof ConfigError && e.message.includes("GUST_WORKER_PREFETCH"),
+  );
+});
+
 Deno.test("prepared statements are on unless GUST_DATABASE_PREPARE turns them off", () => {
   assert.equal(loadConfig({}).databasePrepare, true);
   assert.equal(loadConfig({ GUST_DATABASE_PREPARE: "false" }).databasePrepare, false);

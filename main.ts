@@ -93,6 +93,7 @@ export async function start(config: Config): Promise<void> {
       hostname: Deno.hostname(),
       queues: config.worker.queues,
       concurrency: config.worker.concurrency,
+      prefetch: config.worker.prefetch,
       leaseMs: config.worker.leaseMs,
       maxResultBytes: config.maxResultBytes,
       runnerMemoryMb: config.worker.runnerMemoryMb,

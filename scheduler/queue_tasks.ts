@@ -7,6 +7,7 @@
  */
 import type { Db, Sql } from "../db/client.ts";
 import { insertLogs } from "../db/logs.ts";
+import type { SerializedDag } from "../sdk/serialize.ts";
 
 const QUEUE_LOCK = 7_406_814;
 
@@ -25,9 +26,11 @@ export async function queueScheduled(tx: Sql, now: Date, limit = 1024): Promise<
     FROM pool p LEFT JOIN task_instance ti ON ti.pool = p.name AND ti.state IN ('queued', 'running')
     GROUP BY p.name, p.slots`
   ) pools.set(p.name, Number(p.free));
-  // Only pools with a free slot, and tasks in pools that do not exist (to fail them): when every
-  // pool is full, as during a large fan-out, a pass costs this and the aggregate above.
+  // Only pools with a free slot: when every pool is full, as during a large fan-out, a pass costs
+  // the aggregate above and nothing more. (A task in a pool that does not exist was failed when
+  // it was scheduled: see failMissingPools.)
   const open = [...pools].filter(([, free]) => free > 0).map(([name]) => name);
+  if (open.length === 0) return 0;
   const candidates = await tx<
     { id: number; dagId: string; pool: string; poolSlots: number; maxActiveTasks: number }
   >`
@@ -37,8 +40,7 @@ export async function queueScheduled(tx: Sql, now: Date, limit = 1024): Promise<
       JOIN dag_run r ON r.id = ti.dag_run_id
       JOIN dag_version v ON v.id = r.dag_version_id
       JOIN dag d ON d.dag_id = ti.dag_id
-    WHERE ti.state = 'scheduled' AND NOT d.is_paused
-      AND (ti.pool = ANY(${open}) OR NOT EXISTS (SELECT 1 FROM pool p WHERE p.name = ti.pool))
+    WHERE ti.state = 'scheduled' AND NOT d.is_paused AND ti.pool = ANY(${open})
     ORDER BY ti.priority_weight DESC, ti.id
     LIMIT ${limit}`;
   if (candidates.length === 0) return 0;
@@ -52,13 +54,8 @@ export async function queueScheduled(tx: Sql, now: Date, limit = 1024): Promise<
   ) active.set(a.dagId, Number(a.n));
 
   const queue: number[] = [];
-  const missingPool: { id: number; pool: string }[] = [];
   for (const c of candidates) {
-    const free = pools.get(c.pool);
-    if (free === undefined) {
-      missingPool.push({ id: c.id, pool: c.pool });
-      continue;
-    }
+    const free = pools.get(c.pool)!;
     const running = active.get(c.dagId) ?? 0;
     if (free < c.poolSlots || running >= c.maxActiveTasks) continue;
     pools.set(c.pool, free - c.poolSlots);
@@ -70,26 +67,44 @@ export async function queueScheduled(tx: Sql, now: Date, limit = 1024): Promise<
       UPDATE task_instance SET state = 'queued', queued_at = ${now}, updated_at = ${now}
       WHERE id = ANY(${queue}::int[]) AND state = 'scheduled'`;
   }
-  if (missingPool.length) await failMissingPool(tx, missingPool, now);
   return queue.length;
 }
 
-/** A task in a pool that does not exist could never run: fail it and say why in its log. */
-async function failMissingPool(
+/** Of `taskIds`, the ones whose pool does not exist. */
+export async function inMissingPools(
   tx: Sql,
-  tasks: { id: number; pool: string }[],
+  dag: SerializedDag,
+  taskIds: string[],
+): Promise<{ taskId: string; pool: string }[]> {
+  if (taskIds.length === 0) return [];
+  const poolOf = new Map(dag.tasks.map((t) => [t.taskId, t.pool]));
+  const pools = [...new Set(taskIds.map((id) => poolOf.get(id)!))];
+  const rows = await tx<{ name: string }>`SELECT name FROM pool WHERE name = ANY(${pools})`;
+  const existing = new Set(rows.map((p) => p.name));
+  return taskIds.filter((id) => !existing.has(poolOf.get(id)!))
+    .map((taskId) => ({ taskId, pool: poolOf.get(taskId)! }));
+}
+
+/**
+ * A task in a pool that does not exist could never run: its scheduled instances fail, with the
+ * reason in their log, and a change is recorded so the run is evaluated again (their downstream
+ * is then upstream_failed). Returns how many failed.
+ */
+export async function failInMissingPools(
+  tx: Sql,
+  dagRunId: number,
+  tasks: { taskId: string; pool: string }[],
   now: Date,
-): Promise<void> {
-  const ids = tasks.map((t) => t.id);
-  await tx`
+): Promise<number> {
+  const failed = await tx<{ id: number; pool: string }>`
     UPDATE task_instance SET state = 'failed', end_date = ${now}, updated_at = ${now}
-    WHERE id = ANY(${ids}::int[]) AND state = 'scheduled'`;
-  await tx`
-    INSERT INTO dag_run_change (dag_run_id)
-    SELECT DISTINCT dag_run_id FROM task_instance WHERE id = ANY(${ids}::int[])`;
+    WHERE dag_run_id = ${dagRunId} AND task_id = ANY(${tasks.map((t) => t.taskId)})
+      AND state = 'scheduled'
+    RETURNING id, pool`;
+  await tx`INSERT INTO dag_run_change (dag_run_id) VALUES (${dagRunId})`;
   await insertLogs(
     tx,
-    tasks.map((t) => ({
+    failed.map((t) => ({
       tiId: t.id,
       tryNumber: 0,
       ts: now,
@@ -97,4 +112,5 @@ async function failMissingPool(
       line: `Pool "${t.pool}" does not exist; create it or change the task's pool`,
     })),
   );
+  return failed.length;
 }

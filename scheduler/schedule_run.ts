@@ -11,7 +11,8 @@ import { enqueueDagCallback } from "../db/dag_callbacks.ts";
 import { takeRunChanges } from "../db/run_changes.ts";
 import { applyChanges, expandMapped, loadResults, loadRunTis } from "../db/task_instances.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
-import { decide } from "./decide.ts";
+import { decide, type Decisions, type TiView } from "./decide.ts";
+import { failInMissingPools, inMissingPools } from "./queue_tasks.ts";
 import type { TaskState } from "./states.ts";
 
 export interface RunOutcome {
@@ -73,7 +74,7 @@ export async function evaluateRun(
     loadPastStates(tx, dag, run.dagId, dagRunId, run.runAfter),
   ]);
   const decisions = decide({ dag, tis, results, pastStates, now });
-  const [changed, , ended] = await Promise.all([
+  const [changed, , ended, missing] = await Promise.all([
     applyChanges(tx, decisions.changes, now),
     Promise.all(decisions.expansions.map((e) => expandMapped(tx, e.id, e.count, now))),
     decisions.runState
@@ -81,10 +82,12 @@ export async function evaluateRun(
         UPDATE dag_run SET state = ${decisions.runState}, end_date = ${now}
         WHERE id = ${dagRunId} AND state = 'running' RETURNING id`
       : Promise.resolve([]),
+    inMissingPools(tx, dag, newlyScheduled(decisions, tis)),
   ]);
+  const failed = missing.length ? await failInMissingPools(tx, dagRunId, missing, now) : 0;
   const changes = changed + decisions.expansions.length;
   const scheduled = decisions.changes.filter((c) => c.to === "scheduled").length +
-    decisions.expansions.reduce((n, e) => n + e.count, 0);
+    decisions.expansions.reduce((n, e) => n + e.count, 0) - failed;
   const finished = ended.length ? decisions.runState : null;
   if (finished && dag.callbacks[finished === "success" ? "success" : "failure"]) {
     await enqueueDagCallback(tx, dagRunId, finished, now);
@@ -98,6 +101,17 @@ export async function evaluateRun(
     scheduled,
     size: tis.length,
   };
+}
+
+/** The tasks with instances the decisions make scheduled (expanded ones included). */
+function newlyScheduled(decisions: Decisions, tis: TiView[]): string[] {
+  const taskOf = new Map(tis.map((ti) => [ti.id, ti.taskId]));
+  return [
+    ...new Set([
+      ...decisions.changes.filter((c) => c.to === "scheduled").map((c) => taskOf.get(c.id)!),
+      ...decisions.expansions.map((e) => e.taskId),
+    ]),
+  ];
 }
 
 /** The tasks whose results steer the graph: branches, short-circuits and mapping sources. */

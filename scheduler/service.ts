@@ -28,7 +28,14 @@ export interface SchedulerServiceOptions {
 }
 
 const POSTPONED_RETRY_MS = 50;
+/**
+ * The least time between two passes: pokes come with every batch of finished tries, and a burst
+ * of them should make one pass, not many. After a pass that found nothing to do (a wide run that
+ * is paced, a full pool), the gap is longer: measured in a 6,000-task fan-out, the scheduler made
+ * 78 passes a second that way, most of them idle, costing Postgres more than the tasks did.
+ */
 const MIN_PASS_GAP_MS = 5;
+const IDLE_PASS_GAP_MS = 50;
 /** How often the leader reaps lost tries and creates the runs schedules call for. */
 const LEADER_DUTY_INTERVAL_MS = 1000;
 
@@ -105,15 +112,18 @@ export class SchedulerService {
   private async schedulingLoop(): Promise<void> {
     const scheduler = new Scheduler(this.o.db, this.clock);
     let passStarted = -Infinity;
+    let gap = MIN_PASS_GAP_MS;
     while (!this.stopped) {
-      // Pokes come with every batch of finished tries; a burst of them makes one pass, not many.
       const since = performance.now() - passStarted;
-      if (since < MIN_PASS_GAP_MS) await new Promise((r) => setTimeout(r, MIN_PASS_GAP_MS - since));
+      if (since < gap) await new Promise((r) => setTimeout(r, gap - since));
       passStarted = performance.now();
       this.pending = false;
       let sleepMs = this.o.pollIntervalMs ?? 1000;
       try {
         const tick = await scheduler.tick();
+        const idle = tick.started === 0 && tick.queued === 0 &&
+          tick.runs.every((r) => r.changes === 0);
+        gap = idle ? IDLE_PASS_GAP_MS : MIN_PASS_GAP_MS;
         if (tick.more) this.pending = true;
         // Postponed runs (locked by a worker evaluating them, or wide and paced) come back soon.
         if (tick.postponed && !this.pending) sleepMs = POSTPONED_RETRY_MS;

@@ -273,3 +273,46 @@ dbTest(
     }
   },
 );
+
+dbTest(
+  "a worker with prefetch holds tasks beyond its concurrency, running no more at once",
+  async (_t, db) => {
+    const dir = await dags();
+    await loadDags(db, dir, new Date());
+    const runners = new RunnerPool({ dagsFolder: dir, defaultMemoryMb: 128 });
+    const events: string[] = [];
+    const worker = new TaskWorker({
+      db,
+      runners,
+      dagsFolder: dir,
+      workerId: "w1",
+      hostname: "localhost",
+      queues: ["default"],
+      concurrency: 2,
+      prefetch: 2,
+      leaseMs: 60_000,
+      maxResultBytes: 1 << 20,
+    });
+    try {
+      const { dagRunId } = await triggerRun(db, { dagId: "wide", now: new Date() });
+      await new Scheduler(db).tick();
+      assert.equal(await worker.claim(), 4, "concurrency and prefetch");
+      // No more than two in runners at a time: count the busy runners while the batch runs.
+      let most = 0;
+      const watch = setInterval(() => (most = Math.max(most, runners.size.busy)), 1);
+      for (let i = 0; i < 100 && (await runState(db, dagRunId)) !== "success"; i++) {
+        await new Scheduler(db).tick();
+        await worker.claim();
+        await worker.nextFinish();
+      }
+      await worker.drain();
+      clearInterval(watch);
+      events.push(await runState(db, dagRunId));
+      assert.deepEqual(events, ["success"]);
+      assert.ok(most <= 2, `at most 2 runners busy, saw ${most}`);
+    } finally {
+      worker.stop();
+      await runners.close();
+    }
+  },
+);

@@ -136,22 +136,30 @@ const MAX_BATCH = 256;
 /** Waits before committing a batch again after a transient error (a restarting database). */
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 4000];
 
+/**
+ * Batches committed at once. With one, every try that ends during a commit waits for it and then
+ * for its own; a second in flight overlaps their round trips (measured in a fan-out: 545 -> 710
+ * tasks a second). The batches touch different rows, and what they might share (the slots they
+ * hand over, the tasks they claim) they take with SKIP LOCKED, so they never wait for each other.
+ */
+const COMMITS_IN_FLIGHT = 2;
+
 /** Group commit of finished tries; `finish` resolves with the state written (null: lease lost). */
 export class CompletionQueue {
   private pending: Pending[] = [];
-  private flushing = false;
+  private flushing = 0;
 
   constructor(private readonly o: CompletionQueueOptions) {}
 
   finish(completion: Completion): Promise<TaskState | null> {
     return new Promise((resolve, reject) => {
       this.pending.push({ completion, resolve, reject });
-      if (!this.flushing) this.flush();
+      if (this.flushing < COMMITS_IN_FLIGHT) this.flush();
     });
   }
 
   private async flush(): Promise<void> {
-    this.flushing = true;
+    this.flushing++;
     try {
       while (this.pending.length) {
         const batch = this.pending.splice(0, MAX_BATCH);
@@ -163,7 +171,7 @@ export class CompletionQueue {
         }
       }
     } finally {
-      this.flushing = false;
+      this.flushing--;
     }
   }
 

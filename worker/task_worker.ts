@@ -27,6 +27,14 @@ export interface TaskWorkerOptions {
   hostname: string;
   queues: string[];
   concurrency: number;
+  /**
+   * Tasks claimed beyond `concurrency` (default none), so that a runner that finishes starts the
+   * next task at once instead of waiting for the commit that records the last one and claims the
+   * next (measured in a fan-out: a slot's runner sat idle 16 ms of every 21; 710 -> 867 tasks/s).
+   * The price is priority: a task claimed ahead runs before a weightier one that became ready
+   * after it was claimed, as with Celery's prefetch.
+   */
+  prefetch?: number;
   leaseMs: number;
   maxResultBytes: number;
   clock?: () => Date;
@@ -64,10 +72,13 @@ export class TaskWorker {
   private readonly clock: () => Date;
   private readonly completions: CompletionQueue;
   private readonly inputs: InputLoader;
+  /** At most `concurrency` tasks in runners; the tasks claimed ahead wait here. */
+  private readonly runnerSlots: Slots;
 
   constructor(private readonly o: TaskWorkerOptions) {
     this.clock = o.clock ?? (() => new Date());
     this.inputs = new InputLoader(o.db.sql);
+    this.runnerSlots = new Slots(o.concurrency);
     this.completions = new CompletionQueue({
       ...o,
       clock: this.clock,
@@ -104,12 +115,13 @@ export class TaskWorker {
     return claimed.length;
   }
 
-  /** Takes the free slots for a claim: none while stopping. */
+  /** Takes the free slots for a claim (prefetch included): none while stopping. */
   private reserveSlots(): number {
     if (!this.accepting) return 0;
     let busy = this.reserved;
     for (const r of this.running.values()) if (!r.finishing) busy++;
-    const free = Math.max(0, this.o.concurrency - busy);
+    const capacity = this.o.concurrency + (this.o.prefetch ?? 0);
+    const free = Math.max(0, capacity - busy);
     this.reserved += free;
     return free;
   }
@@ -218,27 +230,43 @@ export class TaskWorker {
         ...version,
         source: await getDagVersionSource(this.o.db.sql, version.id),
       });
-      outcome = await this.o.runners.run({
-        op: "task",
-        file,
-        version: version.hash,
-        context,
-        input,
-        willRetry,
-        maxResultBytes: this.o.maxResultBytes,
-      }, {
-        permissions: task.permissions,
-        memoryMb: task.memoryMb,
-        timeoutMs: task.timeoutMs,
-        timeoutAfterStart: true,
-        fresh: task.freshRunner,
-        signal,
-        onLog,
-      });
-      if (outcome.ok) outcome = checkResult(version.serialized, task, outcome.json);
-      if (!outcome.ok && outcome.reason !== "error" && !signal.aborted) {
-        // The runner was killed, so the task's own failure or retry callback has not run yet.
-        await this.runCallback(file, version.hash, task, context, willRetry, outcome.error, onLog);
+      await this.runnerSlots.acquire();
+      try {
+        // Handed back or its lease lost while it waited for a runner: nothing to run.
+        outcome = signal.aborted
+          ? failure("The try was stopped by the worker")
+          : await this.o.runners.run({
+            op: "task",
+            file,
+            version: version.hash,
+            context,
+            input,
+            willRetry,
+            maxResultBytes: this.o.maxResultBytes,
+          }, {
+            permissions: task.permissions,
+            memoryMb: task.memoryMb,
+            timeoutMs: task.timeoutMs,
+            timeoutAfterStart: true,
+            fresh: task.freshRunner,
+            signal,
+            onLog,
+          });
+        if (outcome.ok) outcome = checkResult(version.serialized, task, outcome.json);
+        if (!outcome.ok && outcome.reason !== "error" && !signal.aborted) {
+          // The runner was killed, so the task's own failure or retry callback has not run yet.
+          await this.runCallback(
+            file,
+            version.hash,
+            task,
+            context,
+            willRetry,
+            outcome.error,
+            onLog,
+          );
+        }
+      } finally {
+        this.runnerSlots.release();
       }
     }
     if (signal.aborted) {
@@ -309,4 +337,25 @@ function wireContext(ti: ClaimedTi, upstream: Map<string, unknown>): WireContext
     conf: ti.conf,
     upstream: Object.fromEntries(upstream),
   };
+}
+
+/** A counting semaphore: `acquire` waits while all slots are taken. */
+class Slots {
+  private waiting: (() => void)[] = [];
+
+  constructor(private free: number) {}
+
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
 }

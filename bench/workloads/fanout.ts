@@ -60,7 +60,11 @@ export async function startCluster(
     home,
     dags,
     port,
-    extra: { GUST_WORKER_CONCURRENCY: String(o.concurrency) },
+    // Throughput settings, as the peers get theirs: half as many tasks again claimed ahead.
+    extra: {
+      GUST_WORKER_CONCURRENCY: String(o.concurrency),
+      GUST_WORKER_PREFETCH: String(Math.ceil(o.concurrency / 2)),
+    },
   });
   const processes: GustProcess[] = [];
   const close = async () => {
@@ -126,7 +130,9 @@ export async function runFanout(
     `${
       o.tasks.toLocaleString("en-US")
     } mapped no-op tasks under one parent; tasks/s from the first mapped task's start to the last one's end; ${ctx.reps} runs per setting.`,
-    `Gust: one \`--role web,scheduler\` process and 1 or 2 \`--role worker\` processes, GUST_WORKER_CONCURRENCY=${o.concurrency} each, on Postgres.`,
+    `Gust: one \`--role web,scheduler\` process and 1 or 2 \`--role worker\` processes, GUST_WORKER_CONCURRENCY=${o.concurrency} and GUST_WORKER_PREFETCH=${
+      Math.ceil(o.concurrency / 2)
+    } each, on Postgres.`,
   ];
   if (!ctx.adminUrl) {
     return {
