@@ -11,6 +11,22 @@ import { openTestDb } from "../tests/helpers.ts";
 const HAS_POSTGRES = Boolean(Deno.env.get("TEST_DATABASE_URL"));
 const settle = () => new Promise((r) => setTimeout(r, 100));
 
+/** Fails, naming what it waited for, instead of hanging the suite if the driver never settles. */
+async function within<T>(seconds: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: not settled after ${seconds} s`)),
+      seconds * 1000,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 Deno.test({
   name: "a transaction whose backend is terminated rejects, and later queries in it do not crash",
   ignore: !HAS_POSTGRES,
@@ -30,9 +46,9 @@ Deno.test({
           await new Promise<void>((r) => (resume = r));
           await sql`SELECT 1`.then(() => reportLater("answered"), (e) => reportLater(e));
         });
-        await assert.rejects(tx);
+        await assert.rejects(within(20, "the transaction", tx));
         resume();
-        const outcome = await later;
+        const outcome = await within(20, "the query after the loss", later);
         assert.ok(outcome instanceof Error, "a query after the loss is refused");
         await settle();
       });
@@ -46,21 +62,20 @@ Deno.test({
           await sleeping.catch(() => {});
           await sql`SELECT 1`; // the code goes on after the error, as a catch block would
         });
-        await assert.rejects(tx);
+        await assert.rejects(within(20, "the transaction", tx));
         await settle();
       });
 
       await t.step("the pool still works afterwards", async () => {
-        const [row] = await db.sql<{ n: number }>`SELECT 1 AS n`;
+        const [row] = await within(20, "a query", db.sql<{ n: number }>`SELECT 1 AS n`);
         assert.equal(row.n, 1);
-        assert.equal(
-          await db.begin(async (sql) => (await sql<{ n: number }>`SELECT 2 AS n`)[0].n),
-          2,
-        );
+        const begun = db.begin(async (sql) => (await sql<{ n: number }>`SELECT 2 AS n`)[0].n);
+        assert.equal(await within(20, "a transaction", begun), 2);
       });
     } finally {
-      await db.close(); // about 5 s: postgres.js waits out a query it lost with its connection
-      await info.close();
+      // About 5 s: postgres.js waits out a query it lost with its connection.
+      await within(20, "closing the pool", db.close());
+      await within(20, "dropping the test database", info.close());
     }
   },
 });
