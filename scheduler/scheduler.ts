@@ -4,6 +4,7 @@
  */
 import { TASKS_QUEUED_CHANNEL } from "../db/channels.ts";
 import type { Db } from "../db/client.ts";
+import { MANY_SCHEDULED, PlannerStatistics } from "../db/planner_statistics.ts";
 import { runsWithChanges } from "../db/run_changes.ts";
 import { queueTasks } from "./queue_tasks.ts";
 import { type RunOutcome, scheduleRun } from "./schedule_run.ts";
@@ -33,8 +34,11 @@ const WIDE_RUN_INTERVAL_MS = 250;
 export class Scheduler {
   /** performance.now() before which a wide run is not evaluated again. */
   private paced = new Map<number, number>();
+  readonly statistics: PlannerStatistics;
 
-  constructor(private readonly db: Db, private readonly clock: () => Date = () => new Date()) {}
+  constructor(private readonly db: Db, private readonly clock: () => Date = () => new Date()) {
+    this.statistics = new PlannerStatistics(db);
+  }
 
   async tick(): Promise<TickResult> {
     const started = (await hasQueuedRuns(this.db, this.clock()))
@@ -55,6 +59,7 @@ export class Scheduler {
         continue;
       }
       runs.push(outcome);
+      if (outcome.scheduled >= MANY_SCHEDULED) this.statistics.refresh();
       if (outcome.size >= WIDE_RUN_TIS && !outcome.finished) {
         this.paced.set(id, performance.now() + WIDE_RUN_INTERVAL_MS);
       } else this.paced.delete(id);

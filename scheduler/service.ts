@@ -132,6 +132,7 @@ export class SchedulerService {
       }
       if (!this.pending && !this.stopped) await this.scheduling.sleep(sleepMs);
     }
+    await scheduler.statistics.settled(); // the database closes after the loops end
   }
 
   /**

@@ -4,7 +4,10 @@
  */
 import assert from "node:assert/strict";
 import type { Db } from "../db/client.ts";
-import { dagFolder, dbTest, startEngine, taskLog, taskStates } from "./helpers.ts";
+import { recordRunChanges } from "../db/run_changes.ts";
+import { Scheduler } from "../scheduler/scheduler.ts";
+import { triggerRun } from "../scheduler/trigger_run.ts";
+import { dagFolder, dbTest, loadDags, startEngine, taskLog, taskStates } from "./helpers.ts";
 
 const DAGS = {
   "map_order.ts": `
@@ -37,6 +40,13 @@ const DAGS = {
       const each = t.task("each", { expand: { x: nothing } }, (_ctx, { x }) => x);
       t.task("after_each", { inputs: { xs: each } }, (_ctx, { xs }) => xs.length);
       t.task("after_all_done", { dependsOn: [each], triggerRule: "all_done" }, () => "ran");
+    });
+  `,
+  "map_wide.ts": `
+    import { dag } from "gust";
+    export default dag({ id: "map_wide" }, (t) => {
+      const items = t.task("items", () => [] as number[]);
+      t.task("each", { expand: { i: items }, maxMapLength: 5000 }, (_ctx, { i }) => i);
     });
   `,
   "map_bad.ts": `
@@ -144,5 +154,40 @@ dbTest(
     } finally {
       await engine.close();
     }
+  },
+);
+
+/** The planner's estimate of how many task instances are scheduled. */
+async function estimatedScheduled(db: Db): Promise<number> {
+  const [row] = await db.sql<{ plan: unknown }>`
+    EXPLAIN (FORMAT JSON) SELECT id FROM task_instance WHERE state = 'scheduled'`.then((rows) =>
+    rows.map((r) => ({ plan: Object.values(r as object)[0] }))
+  );
+  const plan = typeof row.plan === "string" ? JSON.parse(row.plan) : row.plan;
+  return plan[0].Plan["Plan Rows"];
+}
+
+dbTest(
+  "a wide expansion refreshes the planner's statistics, so slots are handed out by index",
+  async (_t, db) => {
+    const now = new Date();
+    await loadDags(db, await dags(), now);
+    const { dagRunId } = await triggerRun(db, { dagId: "map_wide", now });
+    // The source task "succeeds" with 1,500 items, as a worker would record it.
+    const [items] = await db.sql<{ id: number }>`
+      UPDATE task_instance SET state = 'success', end_date = ${now}
+      WHERE dag_run_id = ${dagRunId} AND task_id = 'items' RETURNING id`;
+    const list = JSON.stringify(Array.from({ length: 1500 }, (_, i) => i));
+    await db.sql`INSERT INTO xcom (ti_id, key, value, created_at)
+      VALUES (${items.id}, 'return_value', ${list}::text::jsonb, ${now})`;
+    await recordRunChanges(db.sql, [dagRunId]);
+    assert.ok(await estimatedScheduled(db) < 100, "a new table: the planner guesses few rows");
+
+    const scheduler = new Scheduler(db);
+    const tick = await scheduler.tick();
+    assert.equal(tick.runs[0].scheduled, 1500);
+    await scheduler.statistics.settled();
+    const estimate = await estimatedScheduled(db);
+    assert.ok(estimate > 1000, `the planner expects ${estimate} scheduled rows, not about 1,500`);
   },
 );
