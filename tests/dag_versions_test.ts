@@ -9,7 +9,7 @@ import { Scheduler } from "../scheduler/scheduler.ts";
 import { triggerRun } from "../scheduler/trigger_run.ts";
 import { RunnerPool } from "../worker/runner_pool.ts";
 import { TaskWorker } from "../worker/task_worker.ts";
-import { dagFolder, dbTest } from "./helpers.ts";
+import { dagFolder, dbTest, startEngine } from "./helpers.ts";
 
 const version = (label: string) => `
 import { dag } from "gust";
@@ -110,3 +110,38 @@ dbTest(
     }
   },
 );
+
+dbTest("the DAGs of one file share one import of it in a runner", async (_t, db) => {
+  const folder = await dagFolder({
+    "pair.ts": `
+      import { dag } from "gust";
+      // How many times this runner has evaluated the module.
+      const g = globalThis as { pairLoads?: number };
+      g.pairLoads = (g.pairLoads ?? 0) + 1;
+      export const a = dag({ id: "pair_a" }, (t) => {
+        t.task("loads", () => [Deno.pid, g.pairLoads]);
+      });
+      export const b = dag({ id: "pair_b" }, (t) => {
+        t.task("loads", () => [Deno.pid, g.pairLoads]);
+      });
+    `,
+  });
+  const engine = await startEngine(db, folder, { concurrency: 1 });
+  const loads = async (dagId: string) => {
+    const { dagRunId, state } = await engine.run(dagId);
+    assert.equal(state, "success");
+    const [row] = await db.sql<{ value: [number, number] }>`
+      SELECT x.value FROM xcom x JOIN task_instance ti ON ti.id = x.ti_id
+      WHERE ti.dag_run_id = ${dagRunId}`;
+    return row.value;
+  };
+  try {
+    const [pidA, loadsA] = await loads("pair_a");
+    const [pidB, loadsB] = await loads("pair_b");
+    assert.equal(pidB, pidA, "one runner ran both tasks");
+    assert.deepEqual([loadsA, loadsB], [1, 1], "the file was imported once for both DAGs");
+  } finally {
+    await engine.close();
+    await Deno.remove(folder, { recursive: true });
+  }
+});

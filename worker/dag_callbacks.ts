@@ -8,7 +8,7 @@ import type { Db } from "../db/client.ts";
 import { claimDagCallback, finishDagCallback } from "../db/dag_callbacks.ts";
 import { getDagVersion, getDagVersionSource } from "../db/dags.ts";
 import { getRun } from "../db/runs.ts";
-import { dagFileFor } from "./dag_files.ts";
+import { dagModule } from "./dag_files.ts";
 import type { RunnerPool } from "./runner_pool.ts";
 
 const CALLBACK_TIMEOUT_MS = 60_000;
@@ -38,13 +38,14 @@ export async function runDagCallbacks(o: DagCallbackOptions): Promise<number> {
     const run = await getRun(o.db.sql, claimed.dagRunId);
     const version = await getDagVersion(o.db.sql, run!.dagVersionId);
     const lines: string[] = [];
+    const module = await dagModule(o.dagsFolder, {
+      ...version,
+      source: await getDagVersionSource(o.db.sql, version.id),
+    });
     const outcome = await o.runners.run({
       op: "dag_callback",
-      file: await dagFileFor(o.dagsFolder, {
-        ...version,
-        source: await getDagVersionSource(o.db.sql, version.id),
-      }),
-      version: version.hash,
+      file: module.file,
+      version: module.version,
       context: {
         dagId: run!.dagId,
         runId: run!.runId,

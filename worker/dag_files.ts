@@ -9,7 +9,45 @@
  * for every one of thousands of instances, and reading the file each time cost a tenth of a
  * millisecond of the worker's thread apiece, where a stat costs a few microseconds.
  */
-export async function dagFileFor(
+/** The file a runner imports for a DAG version, and the module version it imports it as. */
+export interface DagModule {
+  file: string;
+  /**
+   * The hash of the version's stored source, not of the DAG: the DAGs of one file then share
+   * one module in a runner. Keyed by the DAG's own hash, a file of 25 DAGs was imported 25 times
+   * by every runner (about 50 ms each), and runners were retired for the modules they held.
+   */
+  version: string;
+}
+
+export async function dagModule(
+  dagsFolder: string,
+  v: { id: number; fileloc: string; source: string },
+): Promise<DagModule> {
+  let version = sourceHashes.get(v.id);
+  if (!version) {
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(v.source));
+    version = Array.from(
+      new Uint8Array(digest).slice(0, 12),
+      (b) => b.toString(16).padStart(2, "0"),
+    )
+      .join("");
+    if (sourceHashes.size > 10_000) sourceHashes.clear();
+    sourceHashes.set(v.id, version);
+  }
+  const file = await dagFileFor(dagsFolder, {
+    fileloc: v.fileloc,
+    hash: version,
+    source: v.source,
+  });
+  return { file, version };
+}
+
+/** By DAG version id: versions are immutable. */
+const sourceHashes = new Map<number, string>();
+
+/** `hash` names the source: a pinned copy is one file per distinct source. */
+async function dagFileFor(
   dagsFolder: string,
   version: { fileloc: string; hash: string; source: string },
 ): Promise<string> {

@@ -7,7 +7,7 @@
  */
 import type { Db } from "../db/client.ts";
 import { getDagVersion, getDagVersionSource } from "../db/dags.ts";
-import { dagFileFor } from "./dag_files.ts";
+import { dagModule } from "./dag_files.ts";
 import { type ClaimedTi, claimTasks, releaseTry, renewLeases } from "../db/task_instances.ts";
 import type { SerializedTask } from "../sdk/serialize.ts";
 import type { TaskError } from "../sdk/types.ts";
@@ -226,7 +226,7 @@ export class TaskWorker {
       const context = wireContext(ti, upstream);
       const willRetry = ti.tryNumber <= ti.maxTries;
       // The run's own version of the DAG file, even if the file changed since it started.
-      const file = await dagFileFor(this.o.dagsFolder, {
+      const { file, version: moduleVersion } = await dagModule(this.o.dagsFolder, {
         ...version,
         source: await getDagVersionSource(this.o.db.sql, version.id),
       });
@@ -238,7 +238,7 @@ export class TaskWorker {
           : await this.o.runners.run({
             op: "task",
             file,
-            version: version.hash,
+            version: moduleVersion,
             context,
             input,
             willRetry,
@@ -257,7 +257,7 @@ export class TaskWorker {
           // The runner was killed, so the task's own failure or retry callback has not run yet.
           await this.runCallback(
             file,
-            version.hash,
+            moduleVersion,
             task,
             context,
             willRetry,
