@@ -35,7 +35,8 @@ export const WORKLOADS: Record<string, Runner> = {
     runTrigger(ctx, { perRep: quick ? 5 : 20, backends: ["postgres", "pglite"] }),
   dashboard: (ctx, quick) =>
     runDashboard(ctx, {
-      fanoutTasks: quick ? 1000 : 10_000,
+      // Larger than workload 2's, so that one outlasts each page's 10 s of load.
+      fanoutTasks: quick ? 1000 : 30_000,
       listDags: quick ? 50 : 500,
       gridRuns: quick ? 2 : 25,
       seconds: quick ? 3 : 10,
