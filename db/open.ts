@@ -37,7 +37,7 @@ export async function openDb(target: DbTarget, options: { migrate?: boolean } = 
   } else if (target.snapshotDir) {
     return pgliteDb(
       await PGlite.create({
-        loadDataDir: await migratedSnapshot(target.snapshotDir),
+        loadDataDir: new Blob([await migratedSnapshot(target.snapshotDir)]),
         startParams: PGLITE_START,
       }),
     );
@@ -58,7 +58,7 @@ async function openDataDir(dir: string, snapshotDir?: string): Promise<PGlite> {
     const snapshot = await migratedSnapshot(snapshotDir);
     const partial = `${dir}.partial-${crypto.randomUUID().slice(0, 8)}`;
     try {
-      await untar(new Uint8Array(await snapshot.arrayBuffer()), partial);
+      await untar(snapshot, partial);
       await removeEmpty(dir);
       await Deno.rename(partial, dir);
     } finally {
@@ -78,7 +78,8 @@ async function removeEmpty(dir: string): Promise<void> {
   }
 }
 
-async function migratedSnapshot(dir: string): Promise<Blob> {
+/** The snapshot's bytes (a Blob would cost a copy of its 40 MB to read back). */
+async function migratedSnapshot(dir: string): Promise<Uint8Array<ArrayBuffer>> {
   const migrations = await loadMigrations();
   // Named after the migrations and the PGlite build: another version's files would not open.
   const digest = await crypto.subtle.digest(
@@ -91,18 +92,18 @@ async function migratedSnapshot(dir: string): Promise<Blob> {
     .join("");
   const path = `${dir}/pglite-${hash}.tar`;
   try {
-    return new Blob([await Deno.readFile(path)]);
+    return await Deno.readFile(path);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   const pg = await PGlite.create();
   await migrate(pgliteDb(pg));
-  const dump = await pg.dumpDataDir("none");
+  const dump = new Uint8Array(await (await pg.dumpDataDir("none")).arrayBuffer());
   await pg.close();
   await Deno.mkdir(dir, { recursive: true });
   // Written under a temporary name and renamed, so a concurrent reader never sees half a file.
   const tmp = `${path}.${crypto.randomUUID()}`;
-  await Deno.writeFile(tmp, new Uint8Array(await dump.arrayBuffer()));
+  await Deno.writeFile(tmp, dump);
   await Deno.rename(tmp, path);
   // Snapshots of older migrations or PGlite builds are 40 MB each and never read again.
   for await (const entry of Deno.readDir(dir)) {

@@ -1,8 +1,10 @@
 /**
  * Writes the files of a tar archive (as PGlite's `dumpDataDir` makes: ustar, regular files and
  * folders only) under a folder. Used to make a new embedded data folder from a migrated
- * snapshot: about 0.1 s for its 1,100 files, where PGlite's own `loadDataDir` starts a database
- * to do it (about 1 s here) and then has to be closed and opened again.
+ * snapshot, where PGlite's own `loadDataDir` starts a database to do it (about 1 s here) and then
+ * has to be closed and opened again. Creating its 1,100 files is most of the cost (0.4 to 0.9 ms
+ * a file on these machines' disks, whatever its size), so the folders are made first and the
+ * files written several at a time: 0.8 s against 0.95 s one after another, measured here.
  */
 const BLOCK = 512;
 const decoder = new TextDecoder();
@@ -14,9 +16,11 @@ function field(header: Uint8Array, start: number, length: number): string {
 }
 
 export async function untar(archive: Uint8Array, into: string): Promise<void> {
+  const folders = new Set<string>();
+  const files: { path: string; data: Uint8Array }[] = [];
   for (let offset = 0; offset + BLOCK <= archive.length;) {
     const header = archive.subarray(offset, offset + BLOCK);
-    if (header.every((b) => b === 0)) return; // the end-of-archive blocks
+    if (header.every((b) => b === 0)) break; // the end-of-archive blocks
     const prefix = field(header, 345, 155);
     const name = `${prefix ? `${prefix}/` : ""}${field(header, 0, 100)}`.replace(/^\/+/, "");
     const size = parseInt(field(header, 124, 12).trim() || "0", 8);
@@ -24,16 +28,26 @@ export async function untar(archive: Uint8Array, into: string): Promise<void> {
     if (Number.isNaN(size) || name.split("/").includes("..")) {
       throw new Error(`Invalid entry in database snapshot: "${name}"`);
     }
-    const data = archive.subarray(offset + BLOCK, offset + BLOCK + size);
+    const path = `${into}/${name}`.replace(/\/+$/, "");
     if (type === "5") {
-      await Deno.mkdir(`${into}/${name}`, { recursive: true });
+      folders.add(path);
     } else if (type === "0" || type === "\0") {
-      const path = `${into}/${name}`;
-      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-      await Deno.writeFile(path, data);
+      folders.add(path.slice(0, path.lastIndexOf("/")));
+      files.push({ path, data: archive.subarray(offset + BLOCK, offset + BLOCK + size) });
     } else {
       throw new Error(`Unsupported entry in database snapshot: "${name}" (type ${type})`);
     }
     offset += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
   }
+  for (const folder of folders) await Deno.mkdir(folder, { recursive: true });
+  let next = 0;
+  const writer = async () => {
+    while (next < files.length) {
+      const { path, data } = files[next++];
+      await Deno.writeFile(path, data);
+    }
+  };
+  await Promise.all(Array.from({ length: WRITERS }, writer));
 }
+
+const WRITERS = 8;
