@@ -56,7 +56,8 @@ export async function start(config: Config): Promise<void> {
   // The web server first: it answers /health as soon as the database is open, while the
   // scheduler's first parse of the DAG folder and the worker's start are still under way.
   if (roles.has("web")) {
-    // The JWT key, the first Admin (its password printed once) and the CLI's local credential.
+    // The JWT key, the first Admin (its password printed once, once the server listens) and the
+    // CLI's local credential.
     const auth = await startAuth(config, db, log);
     releaseAuth = auth.release;
     const app = createApp({
@@ -72,6 +73,7 @@ export async function start(config: Config): Promise<void> {
       port: config.port,
       onListen: ({ hostname, port }) => log(`Gust is running: http://${hostname}:${port}/`),
     }, app.fetch);
+    await auth.firstAdmin;
   }
   if (roles.has("scheduler")) {
     scheduler = new SchedulerService({

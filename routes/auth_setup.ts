@@ -47,24 +47,30 @@ export async function createFirstAdmin(db: Db, iterations: number): Promise<stri
   return created ? password : null;
 }
 
+/**
+ * `firstAdmin` settles once the first Admin exists (or was not needed): its password hash takes
+ * a fifth of a second, which a first start need not wait for before it answers `/health`.
+ */
 export async function startAuth(
   config: Config,
   db: Db,
   log: (message: string) => void,
-): Promise<{ settings: AuthSettings; release: () => Promise<void> }> {
+): Promise<
+  { settings: AuthSettings; firstAdmin: Promise<void>; release: () => Promise<void> }
+> {
   const secretKey = await resolveSecretKey(config.home, config.auth.secretKey);
-  const password = await createFirstAdmin(db, config.auth.passwordIterations);
-  if (password) {
+  const firstAdmin = createFirstAdmin(db, config.auth.passwordIterations).then((password) => {
+    if (!password) return;
     log(
       `Created the first user: "${FIRST_ADMIN}" (Admin) with password ${password}\n` +
         "  It is shown only this once: log in and change it under Account.",
     );
-  }
+  });
   const localToken = randomToken(LOCAL_TOKEN_PREFIX);
   const release = await writeLocalCredential(config.home, {
     url: config.apiUrl,
     token: localToken,
     pid: Deno.pid,
   });
-  return { settings: authSettings(config, { secretKey, localToken }), release };
+  return { settings: authSettings(config, { secretKey, localToken }), firstAdmin, release };
 }
