@@ -4,11 +4,8 @@
  * relative imports still resolve) and imported instead, so a run finishes on the code it started
  * with. The copies are dotfiles, which the DAG processor skips. Modules that the DAG file
  * imports are not versioned: a run sees their current code.
- *
- * The answer is kept while the file's inode, size and modification time stay the same: a fan-out asks
- * for every one of thousands of instances, and reading the file each time cost a tenth of a
- * millisecond of the worker's thread apiece, where a stat costs a few microseconds.
  */
+
 /** The file a runner imports for a DAG version, and the module version it imports it as. */
 export interface DagModule {
   file: string;
@@ -22,9 +19,9 @@ export interface DagModule {
 
 export async function dagModule(
   dagsFolder: string,
-  v: { id: number; fileloc: string; source: string },
+  v: { fileloc: string; source: string },
 ): Promise<DagModule> {
-  let version = sourceHashes.get(v.id);
+  let version = sourceHashes.get(v.source);
   if (!version) {
     const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(v.source));
     version = Array.from(
@@ -33,7 +30,7 @@ export async function dagModule(
     )
       .join("");
     if (sourceHashes.size > 10_000) sourceHashes.clear();
-    sourceHashes.set(v.id, version);
+    sourceHashes.set(v.source, version);
   }
   const file = await dagFileFor(dagsFolder, {
     fileloc: v.fileloc,
@@ -43,10 +40,15 @@ export async function dagModule(
   return { file, version };
 }
 
-/** By DAG version id: versions are immutable. */
-const sourceHashes = new Map<number, string>();
+/** By the source itself: version ids are only unique within one database. */
+const sourceHashes = new Map<string, string>();
 
-/** `hash` names the source: a pinned copy is one file per distinct source. */
+/**
+ * `hash` names the source: a pinned copy is one file per distinct source. The answer is kept
+ * while the file's inode, size and modification time stay the same: a fan-out asks for every one
+ * of thousands of instances, and reading the file each time cost a tenth of a millisecond of the
+ * worker's thread apiece, where a stat costs a few microseconds.
+ */
 async function dagFileFor(
   dagsFolder: string,
   version: { fileloc: string; hash: string; source: string },
