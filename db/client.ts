@@ -114,7 +114,24 @@ export interface PostgresOptions {
   prepare?: boolean;
 }
 
+/**
+ * postgres.js can reject a query promise of its own that nobody holds when a connection closes
+ * under it (seen when a transaction's backend is terminated on a loaded machine); in Deno an
+ * unhandled rejection ends the process, so a restarting database would take every Gust process
+ * down with it. Only connection losses are kept from doing that: the caller of whatever query
+ * was in flight has already been told through its own promise.
+ */
+function ignoreStrayConnectionLosses(): void {
+  if (strayHandlerInstalled) return;
+  strayHandlerInstalled = true;
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    if (isConnectionLoss(event.reason)) event.preventDefault();
+  });
+}
+let strayHandlerInstalled = false;
+
 export function postgresDb(url: string, options: PostgresOptions = {}): Db {
+  ignoreStrayConnectionLosses();
   const prepare = options.prepare ?? true;
   const client = postgres(url, {
     max: options.max ?? 10,
@@ -161,7 +178,9 @@ export function postgresDb(url: string, options: PostgresOptions = {}): Db {
           );
         })
       ).catch((error) => {
-        if (isConnectionLoss(error)) lost.value ??= error;
+        // Whatever ended it (the loss itself, or an error postgres.js raised while noticing the
+        // loss), the transaction is over: a later query of its code must not reach the driver.
+        lost.value ??= error;
         throw error;
       }) as never;
     },
@@ -210,6 +229,32 @@ export function isTransientDbError(error: unknown): boolean {
   const code = (error as { code?: string })?.code ?? "";
   return isConnectionLoss(error) || code === "40001" || code === "40P01" ||
     code.startsWith("08") || code === "ECONNREFUSED";
+}
+
+/** A deadlock or serialization failure: the transaction lost a race and may simply run again. */
+export function isLostRace(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === "40P01" || code === "40001";
+}
+
+/**
+ * `db.begin(fn)`, run again when the transaction lost a race (Postgres aborts one side of a
+ * deadlock, which a hand edit of a busy run can meet against the workers finishing its tasks),
+ * up to `attempts` times in all; any other error, or the last one, is thrown.
+ */
+export async function beginRetrying<T>(
+  db: Db,
+  fn: (tx: Sql) => Promise<T>,
+  attempts = 3,
+): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await db.begin(fn);
+    } catch (error) {
+      if (attempt >= attempts || !isLostRace(error)) throw error;
+      await new Promise((r) => setTimeout(r, 20 * attempt * Math.random()));
+    }
+  }
 }
 
 export function pgliteDb(pg: PGlite): Db {
