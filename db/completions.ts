@@ -41,6 +41,9 @@ export async function finishTries(
   now: Date,
 ): Promise<FinishedTry[]> {
   if (outcomes.length === 0) return [];
+  // In id order, as every statement that waits for many task instances' locks takes them (a
+  // hand edit of a run, the scheduler's queueing): two such never wait on each other in a cycle.
+  outcomes = [...outcomes].sort((a, b) => a.id - b.id);
   // One statement (the try and the result follow from what the first update returns): a round
   // trip on Postgres, and one parse and plan instead of three on PGlite.
   return await sql<FinishedTry>`

@@ -4,7 +4,7 @@
  * history of earlier tries (logs, errors) is kept. A running instance loses its lease, so its
  * worker stops it and its late completion is refused.
  */
-import type { Db, Sql } from "../db/client.ts";
+import { beginRetrying, type Db, type Sql } from "../db/client.ts";
 import { getDagVersion } from "../db/dags.ts";
 import { findRun } from "../db/runs.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
@@ -53,7 +53,7 @@ export async function clearTaskInstances(
   for (const run of runs as { id: number; dagVersionId: number; runId: string }[]) {
     const { serialized: dag } = await getDagVersion(db.sql, run.dagVersionId);
     const taskIds = selectTasks(dag, r);
-    const rows = await db.begin(async (tx) => {
+    const rows = await beginRetrying(db, async (tx) => {
       // The run first, as the scheduler locks it before its task instances: no deadlock.
       await tx`SELECT 1 FROM dag_run WHERE id = ${run.id} FOR UPDATE`;
       const chosen = await tx<ClearedInstance & { id: number }>`

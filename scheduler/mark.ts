@@ -3,9 +3,11 @@
  * REST API and the dashboard. Each change is a conditional update inside a transaction that
  * locks the run, so it cannot interleave with the scheduler deciding the same run. A running try
  * that is marked loses its lease: its worker stops it and its late completion is refused, as
- * after a clear. A change is recorded for the run so the scheduler looks at it at once.
+ * after a clear. A change is recorded for the run so the scheduler looks at it at once. Task
+ * instances are locked in id order, as the workers finishing them lock theirs, so marking a busy
+ * fan-out does not deadlock against its completions (and a lost race is run again).
  */
-import type { Db, Sql } from "../db/client.ts";
+import { beginRetrying, type Db, type Sql } from "../db/client.ts";
 import { getDagVersion } from "../db/dags.ts";
 import { recordRunChanges } from "../db/run_changes.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
@@ -37,7 +39,7 @@ export async function markRun(
   r: { dagRunId: number; state: RunMark; now: Date },
   audit?: (tx: Sql) => Promise<void>,
 ): Promise<boolean> {
-  return await db.begin(async (tx) => {
+  return await beginRetrying(db, async (tx) => {
     const [run] = await tx<{ dagVersionId: number }>`
       SELECT dag_version_id AS "dagVersionId" FROM dag_run WHERE id = ${r.dagRunId} FOR UPDATE`;
     if (!run) return false;
@@ -55,9 +57,13 @@ export async function markRun(
       changed = await tx`
         UPDATE task_instance ti SET state = 'success', end_date = COALESCE(ti.end_date, ${r.now}),
           lease_owner = NULL, lease_expires_at = NULL, next_retry_at = NULL, updated_at = ${r.now}
-        FROM task_instance old
-        WHERE old.id = ti.id AND ti.dag_run_id = ${r.dagRunId}
-          AND ti.state IS DISTINCT FROM 'success' AND NOT (ti.task_id = ANY(${teardowns}))
+        FROM (
+          SELECT id, state FROM task_instance
+          WHERE dag_run_id = ${r.dagRunId} AND state IS DISTINCT FROM 'success'
+            AND NOT (task_id = ANY(${teardowns}))
+          ORDER BY id FOR UPDATE
+        ) old
+        WHERE ti.id = old.id
         RETURNING ti.id, old.state AS was`;
       const [pending] = await tx`
         SELECT 1 FROM task_instance WHERE dag_run_id = ${r.dagRunId}
@@ -72,10 +78,13 @@ export async function markRun(
         SET state = CASE WHEN ti.state = 'running' THEN 'failed' ELSE 'skipped' END,
           end_date = ${r.now}, lease_owner = NULL, lease_expires_at = NULL, next_retry_at = NULL,
           updated_at = ${r.now}
-        FROM task_instance old
-        WHERE old.id = ti.id AND ti.dag_run_id = ${r.dagRunId}
-          AND (ti.state IS NULL OR ti.state IN ('scheduled', 'queued', 'running', 'up_for_retry',
-            'up_for_reschedule'))
+        FROM (
+          SELECT id, state FROM task_instance
+          WHERE dag_run_id = ${r.dagRunId} AND (state IS NULL OR state IN ('scheduled', 'queued',
+            'running', 'up_for_retry', 'up_for_reschedule'))
+          ORDER BY id FOR UPDATE
+        ) old
+        WHERE ti.id = old.id
         RETURNING ti.id, old.state AS was`;
     }
     await endRunningTries(
@@ -136,16 +145,19 @@ export async function markTaskInstances(
   }
   const taskIds = relatives(dag, r.taskId, r.includeUpstream, r.includeDownstream);
   const mapIndex = r.mapIndex ?? null;
-  const marked = await db.begin(async (tx) => {
+  const marked = await beginRetrying(db, async (tx) => {
     await tx`SELECT 1 FROM dag_run WHERE id = ${r.dagRunId} FOR UPDATE`;
     // Only the named task is filtered by map index; its relatives are marked whole.
     const chosen = await tx<MarkedInstance>`
-      SELECT id, task_id AS "taskId", map_index AS "mapIndex", state FROM task_instance
-      WHERE dag_run_id = ${r.dagRunId} AND task_id = ANY(${taskIds})
-        AND (task_id <> ${r.taskId} OR ${mapIndex}::int IS NULL OR map_index = ${mapIndex}::int)
-        AND state IS DISTINCT FROM ${r.state}
-      ORDER BY task_id, map_index
-      FOR UPDATE`;
+      WITH locked AS (
+        SELECT id, task_id, map_index, state FROM task_instance
+        WHERE dag_run_id = ${r.dagRunId} AND task_id = ANY(${taskIds})
+          AND (task_id <> ${r.taskId} OR ${mapIndex}::int IS NULL OR map_index = ${mapIndex}::int)
+          AND state IS DISTINCT FROM ${r.state}
+        ORDER BY id FOR UPDATE
+      )
+      SELECT id, task_id AS "taskId", map_index AS "mapIndex", state FROM locked
+      ORDER BY task_id, map_index`;
     if (r.dryRun || chosen.length === 0) return chosen;
     const ids = chosen.map((c) => c.id);
     await endRunningTries(
