@@ -272,6 +272,20 @@ export async function trigger(baseUrl: string, dagId: string, conf = {}): Promis
   return { runId: body.dag_run_id, sentAt, answerMs: performance.now() - t0 };
 }
 
+/** Marks a run failed as a user would (`PATCH .../dagRuns/{run_id}`): its unfinished tasks stop. */
+export async function failRun(baseUrl: string, dagId: string, runId: string): Promise<void> {
+  const res = await fetch(
+    `${baseUrl}/api/v2/dags/${dagId}/dagRuns/${encodeURIComponent(runId)}`,
+    {
+      method: "PATCH",
+      headers: { "content-type": "application/json", ...(await authHeaders(baseUrl)) },
+      body: JSON.stringify({ state: "failed" }),
+    },
+  );
+  const body = await res.text();
+  if (res.status !== 200) throw new Error(`Marking ${dagId} ${runId} failed: ${body}`);
+}
+
 /** Polls the database until the run has ended; returns its state. */
 export async function waitRunDb(
   db: Db,

@@ -6,7 +6,7 @@
  * The list shows the fan-out DAG, the 200-task DAG and 500 small DAGs (the size issue 5 names).
  */
 import { type BenchContext, type Figure, figure, type WorkloadResult } from "../lib/result.ts";
-import { authHeaders, sleep, trigger, waitRunDb } from "../lib/gust.ts";
+import { authHeaders, failRun, sleep, trigger, waitRunDb } from "../lib/gust.ts";
 import { fanoutDag, gridDag, manyDags } from "../lib/dags.ts";
 import { load, type LoadResult } from "../lib/load.ts";
 import { startCluster } from "./fanout.ts";
@@ -133,11 +133,7 @@ export async function runDashboard(
           notes.push(`Repetition ${rep + 1}, ${name}: the fan-out ended before the load did.`);
         }
         // The next page needs a fan-out of its own; this one is not waited for.
-        await cluster.database.db.sql`UPDATE dag_run SET state = 'failed', end_date = now()
-          WHERE dag_id = 'bench_fanout' AND run_id = ${t.runId} AND state = 'running'`;
-        await cluster.database.db.sql`UPDATE task_instance SET state = 'removed'
-          WHERE dag_id = 'bench_fanout' AND run_id = ${t.runId}
-            AND state IN ('scheduled', 'queued')`;
+        await failRun(cluster.base, "bench_fanout", t.runId);
         await sleep(2000); // the running tasks drain
       }
     }
