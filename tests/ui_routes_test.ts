@@ -353,3 +353,24 @@ Deno.test("htmx and the stylesheet are served from here with long-lived caching"
     assert.equal(res.headers.get("content-encoding"), "gzip");
   });
 });
+
+dbTest(
+  "an empty DAG list asks again until the first DAGs are stored, then stops",
+  async (_t, db) => {
+    const app = testApp(db);
+    const empty = await getPage(app, "/");
+    const waiting = empty.doc.querySelector("#dag-list")!;
+    assert.equal(waiting.getAttribute("hx-trigger"), "every 3s");
+    assert.equal(waiting.getAttribute("hx-get"), "/");
+    assert.match(empty.doc.querySelector("#dag-list p.muted")!.textContent!, /No DAGs yet/);
+    // A search that finds nothing is an answer, not a wait.
+    const search = await getPage(app, "/?q=nothing");
+    assert.equal(search.doc.querySelector("#dag-list")!.getAttribute("hx-trigger"), null);
+
+    await storeFakeDag(db, fakeDag("arrived"));
+    const polled = await getPage(app, "/", HX);
+    const list = polled.doc.querySelector("#dag-list")!;
+    assert.equal(list.getAttribute("hx-trigger"), null, "the list with DAGs does not poll");
+    assert.ok(polled.doc.querySelector('#dags a[href="/dags/arrived"]'));
+  },
+);

@@ -89,8 +89,12 @@ function ImportErrors(props: { errors: ImportError[] }) {
 export function DagList(props: DagListProps) {
   const pages = Math.max(1, Math.ceil(props.total / DAGS_PER_PAGE));
   const at = (page: number) => urls.dags({ q: props.q, tag: props.tag, page });
+  // Nothing stored yet (a new home whose folder is still being read, or an empty folder): the
+  // list asks again every few seconds, and stops once DAGs arrive.
+  const waiting = props.total === 0 && !props.q && !props.tag;
+  const poll = waiting ? { "hx-get": "/", "hx-trigger": "every 3s", "hx-swap": "outerHTML" } : {};
   return (
-    <section id="dag-list">
+    <section id="dag-list" {...poll}>
       <div class="scroll">
         <table id="dags">
           <thead>
@@ -107,7 +111,9 @@ export function DagList(props: DagListProps) {
       </div>
       {props.dags.length === 0 && (
         <p class="muted">
-          {props.q || props.tag ? "No DAG matches." : "No DAGs yet: add a file to the DAG folder."}
+          {props.q || props.tag
+            ? "No DAG matches."
+            : "No DAGs yet: a file added to the DAG folder shows here once the scheduler has read it."}
         </p>
       )}
       <Pager
