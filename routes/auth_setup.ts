@@ -66,6 +66,9 @@ export async function startAuth(
         "  It is shown only this once: log in and change it under Account.",
     );
   });
+  // The caller awaits it; this only keeps a failure that comes first from ending the process
+  // as an unhandled rejection before then.
+  firstAdmin.catch(() => {});
   const localToken = randomToken(LOCAL_TOKEN_PREFIX);
   const release = await writeLocalCredential(config.home, {
     url: config.apiUrl,

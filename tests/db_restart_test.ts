@@ -7,9 +7,7 @@
 import assert from "node:assert/strict";
 import { postgresDb } from "../db/client.ts";
 import { triggerRun } from "../scheduler/trigger_run.ts";
-import { RunnerPool } from "../worker/runner_pool.ts";
-import { TaskWorker } from "../worker/task_worker.ts";
-import { dagFolder, loadDags, openTestDb, taskStates } from "./helpers.ts";
+import { dagFolder, loadDags, openTestDb, taskStates, testWorker } from "./helpers.ts";
 
 const HAS_POSTGRES = Boolean(Deno.env.get("TEST_DATABASE_URL"));
 
@@ -83,18 +81,7 @@ Deno.test({
         });
       `,
     });
-    const runners = new RunnerPool({ dagsFolder: folder, defaultMemoryMb: 128 });
-    const worker = new TaskWorker({
-      db: workerDb,
-      runners,
-      dagsFolder: folder,
-      workerId: "w",
-      hostname: "localhost",
-      queues: ["default"],
-      concurrency: 1,
-      leaseMs: 60_000,
-      maxResultBytes: 1 << 20,
-    });
+    const { runners, worker } = testWorker(workerDb, folder, { concurrency: 1 });
     try {
       await loadDags(info.db, folder, new Date());
       const { dagRunId } = await triggerRun(info.db, { dagId: "slow", now: new Date() });
@@ -141,18 +128,7 @@ Deno.test({
         });
       `,
     });
-    const runners = new RunnerPool({ dagsFolder: folder, defaultMemoryMb: 128 });
-    const worker = new TaskWorker({
-      db: workerDb,
-      runners,
-      dagsFolder: folder,
-      workerId: "w",
-      hostname: "localhost",
-      queues: ["default"],
-      concurrency: 1,
-      leaseMs: 60_000,
-      maxResultBytes: 1 << 20,
-    });
+    const { runners, worker } = testWorker(workerDb, folder, { concurrency: 1 });
     let unlock = () => {};
     try {
       await loadDags(info.db, folder, new Date());

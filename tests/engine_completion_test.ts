@@ -8,9 +8,7 @@ import type { Db } from "../db/client.ts";
 import { setPaused } from "../db/dags.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
 import { triggerRun } from "../scheduler/trigger_run.ts";
-import { RunnerPool } from "../worker/runner_pool.ts";
-import { TaskWorker } from "../worker/task_worker.ts";
-import { dagFolder, dbTest, loadDags, taskStates } from "./helpers.ts";
+import { dagFolder, dbTest, loadDags, taskStates, testWorker } from "./helpers.ts";
 
 const DAGS = {
   "chain.ts": `
@@ -70,21 +68,26 @@ async function setup(db: Db, concurrency = 4) {
   const dir = await dags();
   await loadDags(db, dir, new Date());
   await db.sql`INSERT INTO pool (name, slots) VALUES ('solo', 1) ON CONFLICT DO NOTHING`;
-  const runners = new RunnerPool({ dagsFolder: dir, defaultMemoryMb: 128 });
-  const worker = new TaskWorker({
-    db,
-    runners,
-    dagsFolder: dir,
-    workerId: "w1",
-    hostname: "localhost",
-    queues: ["default"],
-    concurrency,
-    leaseMs: 60_000,
-    maxResultBytes: 1 << 20,
-  });
+  const { runners, worker } = testWorker(db, dir, { concurrency });
+  const scheduler = new Scheduler(db);
+  /** One scheduling pass, then the worker claims what it may and runs it to the end. */
+  const pass = async () => {
+    await scheduler.tick();
+    await worker.claim();
+    await worker.drain();
+  };
   return {
     worker,
-    scheduler: new Scheduler(db),
+    scheduler,
+    pass,
+    /** Passes until the runs succeed, at most `limit` of them. */
+    async untilSuccess(dagRunIds: number[], limit = 20) {
+      for (let i = 0; i < limit; i++) {
+        const states = await Promise.all(dagRunIds.map((id) => runState(db, id)));
+        if (states.every((state) => state === "success")) return;
+        await pass();
+      }
+    },
     async close() {
       worker.stop();
       await runners.close();
@@ -143,15 +146,7 @@ dbTest(
       // maxActiveTasks the worker's hand-over does not count.
       assert.equal((await taskStates(db, a.dagRunId)).a2, "scheduled");
       assert.equal((await taskStates(db, b.dagRunId)).b1, "scheduled");
-      for (let i = 0; i < 50; i++) {
-        if (
-          (await runState(db, a.dagRunId)) === "success" &&
-          (await runState(db, b.dagRunId)) === "success"
-        ) break;
-        await e.scheduler.tick();
-        await e.worker.claim();
-        await e.worker.drain();
-      }
+      await e.untilSuccess([a.dagRunId, b.dagRunId], 50);
       const s = { ...(await starts(db, "pooled_a")), ...(await starts(db, "pooled_b")) };
       assert.ok(s.a1 < s.b1 && s.b1 < s.a2, `order by start: ${JSON.stringify(s)}`);
     } finally {
@@ -168,18 +163,12 @@ dbTest("a paused DAG's run does not move on when its running task ends", async (
     assert.equal(await e.worker.claim(), 1);
     await setPaused(db.sql, "pausable", true);
     await e.worker.drain(); // "slow" ends while paused
-    await e.scheduler.tick();
-    await e.worker.claim();
-    await e.worker.drain();
+    await e.pass();
     const paused = await taskStates(db, dagRunId);
     assert.equal(paused.slow, "success");
     assert.ok(paused.after === null || paused.after === "scheduled", `after: ${paused.after}`);
     await setPaused(db.sql, "pausable", false);
-    for (let i = 0; i < 20 && (await runState(db, dagRunId)) !== "success"; i++) {
-      await e.scheduler.tick();
-      await e.worker.claim();
-      await e.worker.drain();
-    }
+    await e.untilSuccess([dagRunId]);
     assert.equal(await runState(db, dagRunId), "success");
   } finally {
     await e.close();
@@ -214,9 +203,7 @@ dbTest("a result the database cannot store fails the task with the reason", asyn
   const e = await setup(db);
   try {
     const { dagRunId } = await triggerRun(db, { dagId: "odd_result", now: new Date() });
-    await e.scheduler.tick();
-    await e.worker.claim();
-    await e.worker.drain();
+    await e.pass();
     assert.equal((await taskStates(db, dagRunId)).nul, "failed");
     const [tried] = await db.sql<{ error: { name: string; message: string } }>`
       SELECT t.error FROM task_try t JOIN task_instance i ON i.id = t.ti_id
@@ -234,11 +221,7 @@ dbTest(
     const e = await setup(db);
     try {
       const { dagRunId } = await triggerRun(db, { dagId: "mapped", now: new Date() });
-      for (let i = 0; i < 20 && (await runState(db, dagRunId)) !== "success"; i++) {
-        await e.scheduler.tick();
-        await e.worker.claim();
-        await e.worker.drain();
-      }
+      await e.untilSuccess([dagRunId]);
       const rows = await db.sql<{ value: unknown }>`
       SELECT x.value FROM xcom x JOIN task_instance ti ON ti.id = x.ti_id
       WHERE ti.dag_run_id = ${dagRunId} AND ti.task_id = 'each' ORDER BY ti.map_index`;
@@ -279,20 +262,8 @@ dbTest(
   async (_t, db) => {
     const dir = await dags();
     await loadDags(db, dir, new Date());
-    const runners = new RunnerPool({ dagsFolder: dir, defaultMemoryMb: 128 });
     const events: string[] = [];
-    const worker = new TaskWorker({
-      db,
-      runners,
-      dagsFolder: dir,
-      workerId: "w1",
-      hostname: "localhost",
-      queues: ["default"],
-      concurrency: 2,
-      prefetch: 2,
-      leaseMs: 60_000,
-      maxResultBytes: 1 << 20,
-    });
+    const { runners, worker } = testWorker(db, dir, { concurrency: 2, prefetch: 2 });
     try {
       const { dagRunId } = await triggerRun(db, { dagId: "wide", now: new Date() });
       await new Scheduler(db).tick();

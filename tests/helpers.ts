@@ -14,7 +14,7 @@ import { runToCompletion } from "../scheduler/local_run.ts";
 import type { RunState } from "../scheduler/states.ts";
 import { triggerRun } from "../scheduler/trigger_run.ts";
 import { RunnerPool } from "../worker/runner_pool.ts";
-import { TaskWorker, type WorkerEvent } from "../worker/task_worker.ts";
+import { TaskWorker, type TaskWorkerOptions, type WorkerEvent } from "../worker/task_worker.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
 export type Backend = "pglite" | "postgres";
@@ -233,6 +233,33 @@ export async function loadDags(db: Db, folder: string, now: Date): Promise<void>
  * Loads a DAG folder into the database and gives a scheduler and worker that run in this
  * process, with real runner processes. Pass a clock to control retry delays.
  */
+/**
+ * A task worker on `folder` with a runner pool of its own, with the tests' usual settings
+ * (`default` queue, concurrency 4, a minute's lease, 1 MiB results) unless `o` says otherwise.
+ * Its caller stops the worker and closes the runners.
+ */
+export function testWorker(
+  db: Db,
+  folder: string,
+  o: Partial<TaskWorkerOptions> = {},
+  env?: Record<string, string>,
+): { runners: RunnerPool; worker: TaskWorker } {
+  const runners = new RunnerPool({ dagsFolder: folder, defaultMemoryMb: 128, env });
+  const worker = new TaskWorker({
+    db,
+    runners,
+    dagsFolder: folder,
+    workerId: "test-worker",
+    hostname: "localhost",
+    queues: ["default"],
+    concurrency: 4,
+    leaseMs: 60_000,
+    maxResultBytes: 1 << 20,
+    ...o,
+  });
+  return { runners, worker };
+}
+
 export async function startEngine(
   db: Db,
   folder: string,
@@ -246,21 +273,13 @@ export async function startEngine(
 ): Promise<Engine> {
   const clock = options.clock?.now ?? (() => new Date());
   await loadDags(db, folder, clock());
-  const runners = new RunnerPool({ dagsFolder: folder, defaultMemoryMb: 128, env: options.env });
   const events: WorkerEvent[] = [];
-  const worker = new TaskWorker({
-    db,
-    runners,
-    dagsFolder: folder,
-    workerId: "test-worker",
-    hostname: "localhost",
-    queues: ["default"],
+  const { runners, worker } = testWorker(db, folder, {
     concurrency: options.concurrency ?? 4,
-    leaseMs: 60_000,
     maxResultBytes: options.maxResultBytes ?? 1_048_576,
     clock,
     onEvent: (e) => events.push(e),
-  });
+  }, options.env);
   return {
     folder,
     events,

@@ -6,10 +6,9 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import type { Db } from "../db/client.ts";
-import { createDagRun } from "../db/runs.ts";
 import type { AppEnv } from "../routes/mod.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
-import { type Doc, parse } from "./ui_helpers.ts";
+import { createFakeRun, type Doc, parse } from "./ui_helpers.ts";
 
 export const HX = { "HX-Request": "true" };
 
@@ -68,23 +67,5 @@ export async function assertChanged(
 export async function addRun(db: Db, dag: SerializedDag, runId: string, at: Date) {
   const [{ versionId }] = await db.sql<{ versionId: number }>`
     SELECT latest_version_id AS "versionId" FROM dag WHERE dag_id = ${dag.dagId}`;
-  const { id } = await db.begin((tx) =>
-    createDagRun(
-      tx,
-      {
-        dagId: dag.dagId,
-        runId,
-        runType: "manual",
-        logicalDate: at,
-        dataInterval: null,
-        runAfter: at,
-        conf: {},
-        versionId,
-        triggeredBy: null,
-      },
-      dag,
-      at,
-    )
-  );
-  return id;
+  return await createFakeRun(db, dag, versionId, runId, { logicalDate: at, now: at });
 }

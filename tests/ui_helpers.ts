@@ -147,7 +147,17 @@ export async function storeFakeRun(
   runId: string,
   o: { logicalDate?: Date | null; now?: Date } = {},
 ): Promise<number> {
-  const versionId = await storeFakeDag(db, dag);
+  return await createFakeRun(db, dag, await storeFakeDag(db, dag), runId, o);
+}
+
+/** One manual run, `runId`, of a stored version of `dag`; returns the run's id. */
+export async function createFakeRun(
+  db: Db,
+  dag: SerializedDag,
+  versionId: number,
+  runId: string,
+  o: { logicalDate?: Date | null; now?: Date } = {},
+): Promise<number> {
   const now = o.now ?? new Date();
   const { id } = await db.begin((tx) =>
     createDagRun(
