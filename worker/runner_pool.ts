@@ -64,20 +64,50 @@ let nextRequestId = 1;
 /** A runner that has imported this many DAG modules is retired, so its memory stays bounded. */
 const MAX_MODULES_PER_RUNNER = 64;
 
+/**
+ * What `runBatch` answers for a request behind one that ended its runner (a timeout, a crash):
+ * the runner never started it, so it can be sent again elsewhere.
+ */
+export const NOT_STARTED = Symbol("not started");
+export type BatchOutcome = RunOutcome | typeof NOT_STARTED;
+
+export interface BatchItem {
+  request: DistributiveOmit<RunnerRequest, "id">;
+  opts: RunOptions;
+}
+
+/** One request in a runner's queue; the first is the one the runner is running. */
+interface Job {
+  id: number;
+  opts: RunOptions;
+  /** The runner will say "started" (it imports the module first): the task timeout waits. */
+  awaitStart: boolean;
+  resolve: (outcome: BatchOutcome) => void;
+  timer?: ReturnType<typeof setTimeout>;
+  /** Answered already (aborted while it waited its turn): its runner's answer is ignored. */
+  settled: boolean;
+  /** How long the task's own function ran, as the runner measured it. */
+  ms?: number;
+}
+
+const stopped = (): RunOutcome => ({
+  ok: false,
+  reason: "crash",
+  error: { name: "Aborted", message: "The try was stopped by the worker" },
+});
+
 class Runner {
   readonly process: Deno.ChildProcess;
   readonly prefix = `\u0001gust:${crypto.randomUUID()}:`;
-  private pending: {
-    id: number;
-    resolve: (outcome: RunOutcome) => void;
-    onLog?: (line: LogLine) => void;
-    onStarted?: () => void;
-  } | null = null;
+  /** Requests sent and not yet answered, in the order the runner serves them. */
+  private queue: Job[] = [];
   private stderrTail: string[] = [];
   exited = false;
   lastUsed = Date.now();
   /** The DAG modules it has imported: each stays in its memory for the runner's life. */
   readonly modules = new Set<string>();
+  memoryMb = 0;
+  private write: (text: string) => Promise<void>;
 
   constructor(readonly key: string, args: string[], env: Record<string, string>) {
     this.process = new Deno.Command(Deno.execPath(), {
@@ -91,20 +121,21 @@ class Runner {
     const stdoutDone = this.readLines(this.process.stdout, (line) => this.onStdout(line));
     const stderrDone = this.readLines(this.process.stderr, (line) => {
       this.stderrTail = [...this.stderrTail.slice(-19), line];
-      this.pending?.onLog?.({ level: "error", ts: new Date(), line });
+      this.queue[0]?.opts.onLog?.({ level: "error", ts: new Date(), line });
     });
     const writer = this.process.stdin.getWriter();
-    this.write = (text) => writer.write(new TextEncoder().encode(text)).catch(() => {});
+    const encoder = new TextEncoder();
+    this.write = (text) => writer.write(encoder.encode(text)).catch(() => {});
     this.write(`${this.prefix}\n`);
     this.process.status.then(async (status) => {
       this.exited = true;
-      if (!this.pending) return;
+      if (!this.queue.length) return;
       // The exit can be seen before the last lines are read: they say why it died.
       await Promise.race([
         Promise.all([stdoutDone, stderrDone]),
         new Promise((r) => setTimeout(r, 1000)),
       ]);
-      if (!this.pending) return;
+      if (!this.queue.length) return;
       const tail = this.stderrTail.join("\n");
       // V8 aborts with SIGTRAP (exit 133) when a heap limit is reached.
       const oom = /out of memory|heap limit/i.test(tail) || status.code === 133 ||
@@ -112,7 +143,7 @@ class Runner {
       const message = oom
         ? `Runner ran out of memory (heap limit ${this.memoryMb} MiB)`
         : `Runner exited with code ${status.code}${status.signal ? ` (${status.signal})` : ""}`;
-      this.settle({
+      this.endAll({
         ok: false,
         reason: "crash",
         error: { name: "RunnerCrash", message, stack: tail },
@@ -120,25 +151,25 @@ class Runner {
     });
   }
 
-  memoryMb = 0;
-  private write: (text: string) => Promise<void>;
-
-  run(
-    request: Request,
-    onLog?: (line: LogLine) => void,
-    onStarted?: () => void,
-  ): Promise<RunOutcome> {
-    const id = nextRequestId++;
-    return new Promise((resolve) => {
-      this.pending = { id, resolve, onLog, onStarted };
-      this.write(`${JSON.stringify({ ...request, id })}\n`);
-    });
+  get idle(): boolean {
+    return this.queue.length === 0;
   }
 
-  settle(outcome: RunOutcome): void {
-    const pending = this.pending;
-    this.pending = null;
-    pending?.resolve(outcome);
+  /** Sends requests in one write; the runner serves them one after another. */
+  send(requests: { request: Request; job: Job }[]): void {
+    const wasIdle = this.queue.length === 0;
+    this.queue.push(...requests.map((r) => r.job));
+    this.write(requests.map((r) => `${JSON.stringify({ ...r.request, id: r.job.id })}\n`).join(""));
+    if (wasIdle) this.begin();
+  }
+
+  /** Stops the request: the runner is killed if it is running it, else it is skipped. */
+  abort(job: Job): void {
+    if (job.settled) return;
+    if (this.queue[0] === job) {
+      this.kill();
+      this.endAll(stopped());
+    } else this.answer(job, stopped());
   }
 
   kill(): void {
@@ -151,32 +182,90 @@ class Runner {
     }
   }
 
+  /** Ends the running request with `outcome`; the ones behind it were never started. */
+  private endAll(outcome: RunOutcome): void {
+    const [current, ...rest] = this.queue;
+    this.queue = [];
+    if (current) this.answer(current, outcome);
+    for (const job of rest) this.answer(job, NOT_STARTED);
+  }
+
+  private answer(job: Job, outcome: BatchOutcome): void {
+    clearTimeout(job.timer);
+    if (job.settled) return;
+    job.settled = true;
+    job.resolve(outcome);
+  }
+
+  /** The first request is now the runner's: start its clock, or skip it if it was aborted. */
+  private begin(): void {
+    const job = this.queue[0];
+    if (!job) return;
+    if (job.settled) {
+      // Aborted while it waited: the runner starts it as soon as it answered the one before, so
+      // it is stopped now (a quick task may have run by then; only quick tasks wait in a batch).
+      this.kill();
+      this.endAll(stopped());
+      return;
+    }
+    if (job.awaitStart) {
+      const ms = job.opts.startTimeoutMs ?? 120_000;
+      this.arm(
+        job,
+        ms,
+        `The task's runner did not start it within ${formatMs(ms)} and was stopped`,
+      );
+    } else this.armTaskTimeout(job);
+  }
+
+  private armTaskTimeout(job: Job): void {
+    const ms = job.opts.timeoutMs;
+    if (ms) this.arm(job, ms, `Task timed out after ${formatMs(ms)} and was stopped`);
+  }
+
+  private arm(job: Job, ms: number, message: string): void {
+    clearTimeout(job.timer);
+    job.timer = setTimeout(() => {
+      this.kill();
+      this.endAll({ ok: false, reason: "timeout", error: { name: "TaskTimeout", message } });
+    }, ms);
+  }
+
   private onStdout(line: string): void {
+    const job = this.queue[0];
     if (!line.startsWith(this.prefix)) {
-      this.pending?.onLog?.({ level: "info", ts: new Date(), line });
+      job?.opts.onLog?.({ level: "info", ts: new Date(), line });
       return;
     }
     const message = JSON.parse(line.slice(this.prefix.length)) as RunnerMessage;
-    if (!this.pending || message.id !== this.pending.id) return;
+    if (!job || message.id !== job.id) return;
     if (message.type === "started") {
-      this.pending.onStarted?.();
-    } else if (message.type === "log") {
-      this.pending.onLog?.({ level: message.level, ts: new Date(message.ts), line: message.line });
-    } else if (message.ok) {
-      this.settle({ ok: true, json: message.json });
-    } else {
-      this.settle({ ok: false, reason: "error", error: message.error });
+      if (job.awaitStart) this.armTaskTimeout(job);
+      return;
     }
+    if (message.type === "log") {
+      if (!job.settled) {
+        job.opts.onLog?.({ level: message.level, ts: new Date(message.ts), line: message.line });
+      }
+      return;
+    }
+    this.queue.shift();
+    job.ms = message.ok ? message.ms : undefined;
+    this.answer(
+      job,
+      message.ok
+        ? { ok: true, json: message.json }
+        : { ok: false, reason: "error", error: message.error },
+    );
+    this.begin();
   }
 
+  /** Splits a stream into lines; decoding in place, as a TransformStream costs a hop per chunk. */
   private async readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
+    const decoder = new TextDecoder();
     let buffer = "";
-    for await (
-      const chunk of stream.pipeThrough(
-        new TextDecoderStream() as TransformStream<Uint8Array, string>,
-      )
-    ) {
-      buffer += chunk;
+    for await (const bytes of stream) {
+      buffer += decoder.decode(bytes, { stream: true });
       let newline: number;
       while ((newline = buffer.indexOf("\n")) >= 0) {
         onLine(buffer.slice(0, newline));
@@ -199,56 +288,54 @@ export class RunnerPool {
   }
 
   async run(request: DistributiveOmit<RunnerRequest, "id">, opts: RunOptions): Promise<RunOutcome> {
+    const [outcome] = this.runBatch([{ request, opts }]);
+    return (await outcome.promise) as RunOutcome; // the first request of a batch always starts
+  }
+
+  /**
+   * Sends requests to one runner in one write, which runs them in turn; they must share
+   * permissions, memory and `versionKey` (the first's are used). Each is answered on its own, as
+   * `run` answers, with its own timeout from its own start; a request behind one that killed the
+   * runner answers NOT_STARTED. `ms` is how long each task's function ran, when it succeeded.
+   */
+  runBatch(items: BatchItem[]): { promise: Promise<BatchOutcome>; ms: () => number | undefined }[] {
     if (this.closed) throw new Error("Runner pool is closed");
-    const memoryMb = opts.memoryMb ?? this.options.defaultMemoryMb;
-    const key = `${opts.versionKey ?? ""}|${permissionsKey(opts.permissions)}|${memoryMb}`;
-    const runner = (!opts.fresh && this.takeIdle(key)) ||
-      this.spawn(key, opts.permissions, memoryMb);
+    const first = items[0].opts;
+    const memoryMb = first.memoryMb ?? this.options.defaultMemoryMb;
+    const key = `${first.versionKey ?? ""}|${permissionsKey(first.permissions)}|${memoryMb}`;
+    const fresh = first.fresh ?? false;
+    const runner = (!fresh && this.takeIdle(key)) || this.spawn(key, first.permissions, memoryMb);
     this.busy.add(runner);
-    runner.modules.add(`${request.file}?${"version" in request ? request.version : ""}`);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let resolveTimeout: (outcome: RunOutcome) => void = () => {};
-    const timeout = new Promise<RunOutcome>((resolve) => (resolveTimeout = resolve));
-    const arm = (ms: number, message: string) => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        runner.kill();
-        resolveTimeout({ ok: false, reason: "timeout", error: { name: "TaskTimeout", message } });
-      }, ms);
-    };
-    const taskTimeout = () =>
-      opts.timeoutMs &&
-      arm(opts.timeoutMs, `Task timed out after ${formatMs(opts.timeoutMs)} and was stopped`);
-    if (opts.timeoutAfterStart) {
-      const ms = opts.startTimeoutMs ?? 120_000;
-      arm(ms, `The task's runner did not start it within ${formatMs(ms)} and was stopped`);
-    } else taskTimeout();
-    const onAbort = () => {
-      runner.kill();
-      runner.settle({
-        ok: false,
-        reason: "crash",
-        error: { name: "Aborted", message: "The try was stopped by the worker" },
+    const sent: { request: Request; job: Job }[] = [];
+    const answers = items.map(({ request, opts }) => {
+      const module = `${request.file}?${"version" in request ? request.version : ""}`;
+      // A runner that has this version imported starts the task at once: its timeout starts now.
+      const awaitStart = opts.timeoutAfterStart === true && !runner.modules.has(module);
+      runner.modules.add(module);
+      if (request.op === "task") request = { ...request, announceStart: awaitStart };
+      let job!: Job;
+      const promise = new Promise<BatchOutcome>((resolve) => {
+        job = { id: nextRequestId++, opts, awaitStart, resolve, settled: false };
       });
-    };
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      const work = runner.run(request as Request, opts.onLog, () => {
-        if (opts.timeoutAfterStart) {
-          clearTimeout(timer);
-          taskTimeout();
-        }
-      });
-      if (opts.signal?.aborted) onAbort();
-      const outcome = await Promise.race([work, timeout]);
-      if (outcome.ok === false && outcome.reason === "timeout") runner.settle(outcome);
-      return outcome;
-    } finally {
-      opts.signal?.removeEventListener("abort", onAbort);
-      clearTimeout(timer);
+      const onAbort = () => runner.abort(job);
+      if (opts.signal?.aborted) {
+        job.settled = true;
+        job.resolve(stopped());
+      } else {
+        opts.signal?.addEventListener("abort", onAbort, { once: true });
+        sent.push({ request: request as Request, job });
+      }
+      return {
+        promise: promise.finally(() => opts.signal?.removeEventListener("abort", onAbort)),
+        ms: () => job.ms,
+      };
+    });
+    if (sent.length) runner.send(sent);
+    Promise.all(answers.map((a) => a.promise)).then(() => {
       this.busy.delete(runner);
-      this.release(runner, opts.fresh ?? false);
-    }
+      this.release(runner, fresh);
+    });
+    return answers;
   }
 
   /** Kills every runner; running requests end as crashes. */

