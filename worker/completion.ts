@@ -127,8 +127,8 @@ interface Pending {
 export interface CompletionQueueOptions extends CommitOptions {
   /** Reserves the worker's free slots for a batch's claim; returns how many it may claim. */
   reserveSlots: () => number;
-  /** Gives back the reservation, with the tasks claimed into it. */
-  onClaimed: (reserved: number, claimed: ClaimedTi[]) => void;
+  /** Gives back the reservation, with the tasks claimed into it (none if the commit failed). */
+  onClaimed: (reserved: number, claimed: ClaimedTi[], committed: boolean) => void;
   log?: (message: string) => void;
 }
 
@@ -206,12 +206,14 @@ export class CompletionQueue {
   private async commitOnce(batch: Completion[]): Promise<Map<number, TaskState>> {
     const reserved = this.o.reserveSlots();
     let claimed: ClaimedTi[] = [];
+    let committed = false;
     try {
       const result = await commitBatch(this.o, batch, reserved);
       claimed = result.claimed;
+      committed = true;
       return result.states;
     } finally {
-      this.o.onClaimed(reserved, claimed);
+      this.o.onClaimed(reserved, claimed, committed);
     }
   }
 

@@ -37,10 +37,8 @@ export class WorkerService {
     this.worker = new TaskWorker({
       ...o,
       runners: this.runners,
-      onEvent: (event) => {
-        o.onEvent?.(event);
-        if (event.type === "finished") this.waker.wake(); // a slot is free
-      },
+      onEvent: o.onEvent,
+      onClaimable: () => this.waker.wake(),
     });
   }
 

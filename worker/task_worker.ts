@@ -40,6 +40,11 @@ export interface TaskWorkerOptions {
   maxResultBytes: number;
   clock?: () => Date;
   onEvent?: (event: WorkerEvent) => void;
+  /**
+   * Called when the worker may have free slots that its last claim did not fill (a task ended
+   * without being recorded, a commit failed, or a commit's claim took all it asked for).
+   */
+  onClaimable?: () => void;
   log?: (message: string) => void;
 }
 
@@ -84,9 +89,13 @@ export class TaskWorker {
       ...o,
       clock: this.clock,
       reserveSlots: () => this.reserveSlots(),
-      onClaimed: (reserved, claimed) => {
+      onClaimed: (reserved, claimed, committed) => {
         this.reserved -= reserved;
         this.startAll(claimed);
+        // A claim that came back short found no more queued work, and whoever queues more
+        // says so (NOTIFY): claiming again at once would be an empty query per commit (on
+        // PGlite, where statements take turns, the costliest one of a chain's step).
+        if (!committed || claimed.length === reserved) o.onClaimable?.();
       },
     });
   }
@@ -263,6 +272,7 @@ export class TaskWorker {
     }
     if (signal.aborted) {
       await logs.flush();
+      this.o.onClaimable?.();
       return; // lease lost or handed back: the try is no longer ours to finish
     }
     entry.finishing = true;
