@@ -11,15 +11,6 @@ export async function recordRunChanges(sql: Sql, dagRunIds: number[]): Promise<v
     INSERT INTO dag_run_change (dag_run_id) SELECT DISTINCT unnest(${dagRunIds}::int[])`;
 }
 
-/**
- * Deletes the run's recorded changes. Run it as a statement of its own before reading the run's
- * task instances: under READ COMMITTED a change committed after this statement's snapshot keeps
- * its row, so the run is evaluated again, and one committed before it is in the later reads.
- */
-export async function takeRunChanges(sql: Sql, dagRunId: number): Promise<void> {
-  await sql`DELETE FROM dag_run_change WHERE dag_run_id = ${dagRunId}`;
-}
-
 /** Runs that may make progress: a recorded change, or a retry that is due; paused DAGs wait. */
 export async function runsWithChanges(sql: Sql, now: Date, limit: number): Promise<number[]> {
   const rows = await sql<{ id: number }>`

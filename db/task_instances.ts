@@ -14,8 +14,15 @@ export const RETRY_DELAY = raw(`make_interval(secs => (CASE WHEN retry_exponenti
   THEN LEAST(retry_delay_ms * power(2, try_number - 1), COALESCE(max_retry_delay_ms, 86400000))
   ELSE retry_delay_ms END) / 1000.0)`);
 
-export function loadRunTis(sql: Sql, dagRunId: number): Promise<TiView[]> {
+/**
+ * Takes the run's recorded changes (see run_changes.ts) and reads its task instances, in one
+ * statement and so from one snapshot: a change committed before it is in what it reads, and one
+ * committed after it keeps its row, so the run is evaluated again. One statement instead of two
+ * matters on PGlite, where every statement of the process takes its turn.
+ */
+export function takeChangesAndLoadTis(sql: Sql, dagRunId: number): Promise<TiView[]> {
   return sql<TiView>`
+    WITH taken AS (DELETE FROM dag_run_change WHERE dag_run_id = ${dagRunId})
     SELECT id, task_id AS "taskId", map_index AS "mapIndex", state, next_retry_at AS "nextRetryAt"
     FROM task_instance WHERE dag_run_id = ${dagRunId}`;
 }

@@ -70,6 +70,8 @@ export async function queueScheduled(tx: Sql, now: Date, limit = 1024): Promise<
   return queue.length;
 }
 
+const DEFAULT_POOL = "default_pool";
+
 /** Of `taskIds`, the ones whose pool does not exist. */
 export async function inMissingPools(
   tx: Sql,
@@ -78,7 +80,12 @@ export async function inMissingPools(
 ): Promise<{ taskId: string; pool: string }[]> {
   if (taskIds.length === 0) return [];
   const poolOf = new Map(dag.tasks.map((t) => [t.taskId, t.pool]));
-  const pools = [...new Set(taskIds.map((id) => poolOf.get(id)!))];
+  // The default pool always exists (the first migration creates it and nothing deletes it), so
+  // the usual evaluation, whose tasks all use it, reads nothing here.
+  const pools = [...new Set(taskIds.map((id) => poolOf.get(id)!))].filter((p) =>
+    p !== DEFAULT_POOL
+  );
+  if (pools.length === 0) return [];
   const rows = await tx<{ name: string }>`SELECT name FROM pool WHERE name = ANY(${pools})`;
   const existing = new Set(rows.map((p) => p.name));
   return taskIds.filter((id) => !existing.has(poolOf.get(id)!))

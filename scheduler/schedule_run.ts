@@ -8,8 +8,12 @@
 import type { Db, Sql } from "../db/client.ts";
 import { getDagVersion } from "../db/dags.ts";
 import { enqueueDagCallback } from "../db/dag_callbacks.ts";
-import { takeRunChanges } from "../db/run_changes.ts";
-import { applyChanges, expandMapped, loadResults, loadRunTis } from "../db/task_instances.ts";
+import {
+  applyChanges,
+  expandMapped,
+  loadResults,
+  takeChangesAndLoadTis,
+} from "../db/task_instances.ts";
 import type { SerializedDag } from "../sdk/serialize.ts";
 import { decide, type Decisions, type TiView } from "./decide.ts";
 import { failInMissingPools, inMissingPools } from "./queue_tasks.ts";
@@ -65,11 +69,9 @@ export async function evaluateRun(
   now: Date,
 ): Promise<RunOutcome> {
   const { serialized: dag } = await getDagVersion(tx, run.dagVersionId);
-  // Sent together (one round trip, not four): statements on one connection run in the order
-  // sent, so the changes are still taken before the reads (see takeRunChanges).
-  const [, tis, results, pastStates] = await Promise.all([
-    takeRunChanges(tx, dagRunId),
-    loadRunTis(tx, dagRunId),
+  // Sent together (one round trip, not three).
+  const [tis, results, pastStates] = await Promise.all([
+    takeChangesAndLoadTis(tx, dagRunId),
     loadResults(tx, dagRunId, steeringTasks(dag)),
     loadPastStates(tx, dag, run.dagId, dagRunId, run.runAfter),
   ]);
