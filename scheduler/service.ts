@@ -219,12 +219,21 @@ export class SchedulerService {
   }
 }
 
-/** A sleep that another part of the program can cut short. */
+/**
+ * A sleep that another part of the program can cut short. A wake while nobody sleeps is kept
+ * for the next sleep, which then returns at once: a NOTIFY that arrives while the loop is busy
+ * (claiming, say, from a snapshot taken before the notifier committed) is not lost.
+ */
 export class Waker {
   private resolve: (() => void) | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private pending = false;
 
   sleep(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       this.resolve = resolve;
       this.timer = setTimeout(() => this.wake(), ms);
@@ -235,6 +244,7 @@ export class Waker {
     clearTimeout(this.timer);
     const resolve = this.resolve;
     this.resolve = null;
-    resolve?.();
+    if (resolve) resolve();
+    else this.pending = true;
   }
 }

@@ -50,9 +50,12 @@ export class WorkerService {
   private async run(): Promise<void> {
     let callbacksChecked = 0;
     while (this.claiming) {
-      let claimed = 0;
+      // Claiming again at once only while claims come back full: an empty claim is a statement
+      // per task on a quiet worker (on PGlite, one that the next trigger's statements wait for).
+      let full = false;
       try {
-        claimed = await this.worker.claim();
+        const { claimed, limit } = await this.worker.claimSome();
+        full = limit > 0 && claimed === limit;
       } catch (error) {
         this.o.log?.(`Claiming tasks failed: ${(error as Error).message}`);
       }
@@ -60,7 +63,7 @@ export class WorkerService {
         callbacksChecked = Date.now();
         this.callbacks ??= this.runCallbacks().finally(() => (this.callbacks = null));
       }
-      if (this.claiming && claimed === 0) await this.waker.sleep(this.o.pollIntervalMs ?? 1000);
+      if (this.claiming && !full) await this.waker.sleep(this.o.pollIntervalMs ?? 1000);
     }
   }
 

@@ -106,8 +106,16 @@ export class TaskWorker {
 
   /** Claims as many tasks as there are free slots and starts them; returns how many. */
   async claim(): Promise<number> {
+    return (await this.claimSome()).claimed;
+  }
+
+  /**
+   * Claims as `claim` does, and says how many it asked for: fewer claimed than asked means the
+   * queue had no more, so claiming again before someone queues more would find nothing.
+   */
+  async claimSome(): Promise<{ claimed: number; limit: number }> {
     const limit = this.reserveSlots();
-    if (limit === 0) return 0;
+    if (limit === 0) return { claimed: 0, limit };
     let claimed: ClaimedTi[] = [];
     try {
       claimed = await claimTasks(this.o.db.sql, {
@@ -122,7 +130,7 @@ export class TaskWorker {
       this.reserved -= limit;
     }
     this.startAll(claimed);
-    return claimed.length;
+    return { claimed: claimed.length, limit };
   }
 
   /** Takes the free slots for a claim (prefetch included): none while stopping. */
