@@ -41,9 +41,10 @@ export async function finishTries(
   now: Date,
 ): Promise<FinishedTry[]> {
   if (outcomes.length === 0) return [];
-  // In id order, as every statement that waits for many task instances' locks takes them (a
-  // hand edit of a run, the scheduler's queueing): two such never wait on each other in a cycle.
-  outcomes = [...outcomes].sort((a, b) => a.id - b.id);
+  // Locked in id order (the `locked` subquery: its rows are locked as its sort hands them
+  // out, before the update reaches them), as every statement that waits for many task
+  // instances' locks takes them (a hand edit of a run, the scheduler's queueing): two such never
+  // wait on each other in a cycle. An UPDATE's own join locks in whatever order its plan reads.
   // One statement (the try and the result follow from what the first update returns): a round
   // trip on Postgres, and one parse and plan instead of three on PGlite.
   return await sql<FinishedTry>`
@@ -60,8 +61,11 @@ export async function finishTries(
         ${outcomes.map((o) => o.endedAt)}::timestamptz[],
         ${outcomes.map((o) => o.resultJson ?? null)}::text[],
         ${outcomes.map((o) => (o.error ? JSON.stringify(o.error) : null))}::text[])
-        AS x(id, tryno, ended, result, error)
-      WHERE ti.id = x.id AND ti.state = 'running' AND ti.lease_owner = ${worker}
+        AS x(id, tryno, ended, result, error),
+        (SELECT id FROM task_instance WHERE id = ANY(${outcomes.map((o) => o.id)}::int[])
+          ORDER BY id FOR NO KEY UPDATE) AS locked
+      WHERE ti.id = x.id AND locked.id = x.id AND ti.state = 'running'
+        AND ti.lease_owner = ${worker}
         AND ti.try_number = x.tryno
       RETURNING ti.id, ti.state, ti.dag_run_id, ti.dag_id, ti.pool, ti.pool_slots, x.tryno,
         x.ended, x.result, x.error

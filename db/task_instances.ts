@@ -256,10 +256,14 @@ export async function renewLeases(
   now: Date,
 ): Promise<number[]> {
   if (ids.length === 0) return [];
+  // Locked in id order, as the same worker's commits lock the tries they finish (see
+  // finishTries): in the order its plan read them, a renewal deadlocked with such a commit.
   const held = await sql<{ id: number }>`
-    UPDATE task_instance SET lease_expires_at = ${new Date(now.getTime() + leaseMs)}
-    WHERE id = ANY(${ids}::int[]) AND state = 'running' AND lease_owner = ${worker}
-    RETURNING id`;
+    UPDATE task_instance ti SET lease_expires_at = ${new Date(now.getTime() + leaseMs)}
+    FROM (SELECT id FROM task_instance WHERE id = ANY(${ids}::int[])
+      ORDER BY id FOR NO KEY UPDATE) AS locked
+    WHERE ti.id = locked.id AND ti.state = 'running' AND ti.lease_owner = ${worker}
+    RETURNING ti.id`;
   const kept = new Set(held.map((r) => r.id));
   return ids.filter((id) => !kept.has(id));
 }

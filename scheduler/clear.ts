@@ -55,7 +55,7 @@ export async function clearTaskInstances(
     const taskIds = selectTasks(dag, r);
     const rows = await beginRetrying(db, async (tx) => {
       // The run first, as the scheduler locks it before its task instances: no deadlock.
-      await tx`SELECT 1 FROM dag_run WHERE id = ${run.id} FOR UPDATE`;
+      await tx`SELECT 1 FROM dag_run WHERE id = ${run.id} FOR NO KEY UPDATE`;
       const chosen = await tx<ClearedInstance & { id: number }>`
         SELECT id, dag_run_id AS "dagRunId", run_id AS "runId", task_id AS "taskId",
           map_index AS "mapIndex", state

@@ -41,7 +41,7 @@ export async function markRun(
 ): Promise<boolean> {
   return await beginRetrying(db, async (tx) => {
     const [run] = await tx<{ dagVersionId: number }>`
-      SELECT dag_version_id AS "dagVersionId" FROM dag_run WHERE id = ${r.dagRunId} FOR UPDATE`;
+      SELECT dag_version_id AS "dagVersionId" FROM dag_run WHERE id = ${r.dagRunId} FOR NO KEY UPDATE`;
     if (!run) return false;
     if (r.state === "queued") {
       await tx`
@@ -146,7 +146,7 @@ export async function markTaskInstances(
   const taskIds = relatives(dag, r.taskId, r.includeUpstream, r.includeDownstream);
   const mapIndex = r.mapIndex ?? null;
   const marked = await beginRetrying(db, async (tx) => {
-    await tx`SELECT 1 FROM dag_run WHERE id = ${r.dagRunId} FOR UPDATE`;
+    await tx`SELECT 1 FROM dag_run WHERE id = ${r.dagRunId} FOR NO KEY UPDATE`;
     // Only the named task is filtered by map index; its relatives are marked whole.
     const chosen = await tx<MarkedInstance>`
       WITH locked AS (

@@ -63,9 +63,12 @@ export async function queueScheduled(tx: Sql, now: Date, limit = 1024): Promise<
     queue.push(c.id);
   }
   if (queue.length) {
+    // Locked in id order, as a hand edit of a run locks its instances: no deadlock with one.
     await tx`
-      UPDATE task_instance SET state = 'queued', queued_at = ${now}, updated_at = ${now}
-      WHERE id = ANY(${queue}::int[]) AND state = 'scheduled'`;
+      UPDATE task_instance ti SET state = 'queued', queued_at = ${now}, updated_at = ${now}
+      FROM (SELECT id FROM task_instance WHERE id = ANY(${queue}::int[])
+        ORDER BY id FOR NO KEY UPDATE) AS locked
+      WHERE ti.id = locked.id AND ti.state = 'scheduled'`;
   }
   return queue.length;
 }

@@ -3,7 +3,10 @@
  * the changes conditionally. The run's row is locked with SKIP LOCKED, so several schedulers
  * (and workers finishing its tasks) can evaluate different runs at once and never the same one.
  * FOR NO KEY UPDATE is the weakest lock that excludes another evaluator and the hand edits
- * (mark, clear: FOR UPDATE) while letting rows that reference the run be inserted meanwhile.
+ * (mark, clear: the same lock) while letting rows that reference the run be written meanwhile.
+ * The edits must not take FOR UPDATE: a worker that updates a task instance twice in one
+ * transaction (hands it a slot, then claims it) has the second update check the instance's
+ * foreign key to its run (FOR KEY SHARE), and it holds instances the edit waits for.
  */
 import type { Db, Sql } from "../db/client.ts";
 import { getDagVersion } from "../db/dags.ts";
