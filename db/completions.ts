@@ -41,13 +41,17 @@ export async function finishTries(
   now: Date,
 ): Promise<FinishedTry[]> {
   if (outcomes.length === 0) return [];
-  // Locked in id order (the `locked` subquery: its rows are locked as its sort hands them
-  // out, before the update reaches them), as every statement that waits for many task
-  // instances' locks takes them (a hand edit of a run, the scheduler's queueing): two such never
-  // wait on each other in a cycle. An UPDATE's own join locks in whatever order its plan reads.
+  // Locked first, in id order, as every statement that waits for many task instances' locks
+  // takes them (a hand edit of a run, the scheduler's queueing, lease renewals): two such never
+  // wait on each other in a cycle. The update's own join locks in whatever order its plan reads.
+  // A statement of its own, sent with the update: as a subquery of the update, the same lock
+  // cost a tenth of a fan-out's throughput.
   // One statement (the try and the result follow from what the first update returns): a round
   // trip on Postgres, and one parse and plan instead of three on PGlite.
-  return await sql<FinishedTry>`
+  const ids = outcomes.map((o) => o.id).sort((a, b) => a - b);
+  const [, finished] = await Promise.all([
+    sql`SELECT 1 FROM task_instance WHERE id = ANY(${ids}::int[]) ORDER BY id FOR NO KEY UPDATE`,
+    sql<FinishedTry>`
     WITH finished AS (
       UPDATE task_instance ti SET
         state = CASE WHEN x.result IS NOT NULL THEN 'success'
@@ -61,10 +65,8 @@ export async function finishTries(
         ${outcomes.map((o) => o.endedAt)}::timestamptz[],
         ${outcomes.map((o) => o.resultJson ?? null)}::text[],
         ${outcomes.map((o) => (o.error ? JSON.stringify(o.error) : null))}::text[])
-        AS x(id, tryno, ended, result, error),
-        (SELECT id FROM task_instance WHERE id = ANY(${outcomes.map((o) => o.id)}::int[])
-          ORDER BY id FOR NO KEY UPDATE) AS locked
-      WHERE ti.id = x.id AND locked.id = x.id AND ti.state = 'running'
+        AS x(id, tryno, ended, result, error)
+      WHERE ti.id = x.id AND ti.state = 'running'
         AND ti.lease_owner = ${worker}
         AND ti.try_number = x.tryno
       RETURNING ti.id, ti.state, ti.dag_run_id, ti.dag_id, ti.pool, ti.pool_slots, x.tryno,
@@ -82,7 +84,9 @@ export async function finishTries(
     )
     SELECT id, state, dag_run_id AS "dagRunId", dag_id AS "dagId", pool,
       pool_slots AS "poolSlots"
-    FROM finished`;
+    FROM finished`,
+  ]);
+  return finished;
 }
 
 export interface FreedSlots {
