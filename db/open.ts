@@ -78,6 +78,25 @@ async function removeEmpty(dir: string): Promise<void> {
   }
 }
 
+/** What the snapshot holds beyond the migrations; a change here names a new snapshot. */
+const SNAPSHOT_LAYOUT = "without template databases";
+
+/**
+ * A new data folder is mostly files to create, and creating a file costs 0.4 to 0.9 ms on these
+ * machines' disks: 1,123 files took 0.8 s, most of a fresh start. Two thirds of them are the
+ * template databases, which only CREATE DATABASE reads, and Gust never creates one in its
+ * embedded database (it uses `postgres`), so the snapshot goes without them: 490 files.
+ */
+async function dropTemplates(pg: PGlite): Promise<void> {
+  // One statement per call: a multi-statement script runs as one transaction, and DROP
+  // DATABASE refuses to run inside one.
+  await pg.exec(
+    "UPDATE pg_database SET datistemplate = false WHERE datname IN ('template0', 'template1')",
+  );
+  await pg.exec("DROP DATABASE template0");
+  await pg.exec("DROP DATABASE template1");
+}
+
 /** The snapshot's bytes (a Blob would cost a copy of its 40 MB to read back). */
 async function migratedSnapshot(dir: string): Promise<Uint8Array<ArrayBuffer>> {
   const migrations = await loadMigrations();
@@ -85,7 +104,8 @@ async function migratedSnapshot(dir: string): Promise<Uint8Array<ArrayBuffer>> {
   const digest = await crypto.subtle.digest(
     "SHA-256",
     new TextEncoder().encode(
-      [PGLITE_VERSION, ...migrations.map((m) => `${m.version}:${m.sql}`)].join("\n"),
+      [PGLITE_VERSION, SNAPSHOT_LAYOUT, ...migrations.map((m) => `${m.version}:${m.sql}`)]
+        .join("\n"),
     ),
   );
   const hash = [...new Uint8Array(digest)].slice(0, 8).map((b) => b.toString(16).padStart(2, "0"))
@@ -98,6 +118,7 @@ async function migratedSnapshot(dir: string): Promise<Uint8Array<ArrayBuffer>> {
   }
   const pg = await PGlite.create();
   await migrate(pgliteDb(pg));
+  await dropTemplates(pg);
   const dump = new Uint8Array(await (await pg.dumpDataDir("none")).arrayBuffer());
   await pg.close();
   await Deno.mkdir(dir, { recursive: true });

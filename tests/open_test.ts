@@ -41,6 +41,9 @@ Deno.test({
         const db = await openDb({ dataDir: `${homes}/b`, snapshotDir: cache });
         const rows = await db.sql`SELECT 1 FROM pool WHERE name = 'kept'`;
         assert.equal(rows.length, 0);
+        // Without the template databases, whose files were two thirds of a new home's.
+        const databases = await db.sql<{ datname: string }>`SELECT datname FROM pg_database`;
+        assert.deepEqual(databases.map((d) => d.datname), ["postgres"]);
         await db.close();
         assert.deepEqual(Deno.statSync(`${cache}/${snapshots()[0]}`).mtime, before);
         // No half-made folder is left beside the homes.
