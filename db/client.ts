@@ -20,6 +20,11 @@ export interface Sql {
    * on the connection, not in a module, because one process may open several databases.
    */
   readonly cache: Map<string, unknown>;
+  /**
+   * Whether other sessions run statements at the same time (Postgres), so that row locks can
+   * be waited for and lock order matters; PGlite runs one statement at a time in all.
+   */
+  readonly concurrent: boolean;
 }
 
 /** One database connection of its own, for session state such as an advisory lock. */
@@ -159,7 +164,7 @@ export function postgresDb(url: string, options: PostgresOptions = {}): Db {
     sql.exec = async (script) => {
       await run.unsafe(script);
     };
-    Object.assign(sql, { cache });
+    Object.assign(sql, { cache, concurrent: true });
     return sql;
   };
   return {
@@ -269,7 +274,7 @@ export function pgliteDb(pg: PGlite): Db {
     sql.exec = async (script) => {
       await run.exec(script);
     };
-    Object.assign(sql, { cache });
+    Object.assign(sql, { cache, concurrent: false });
     return sql;
   };
   return {

@@ -1,6 +1,7 @@
 /**
  * Supervises runner processes. A runner is a `deno run` process started with a task's
- * permission flags, a cleared environment and a heap cap; it serves one request at a time.
+ * permission flags, a cleared environment and a heap cap; it serves one request at a time, in
+ * the order they were sent (`runBatch` sends several in one write).
  * Warm runners are kept per (permissions, memory) and reused by any DAG, because starting one
  * costs about 100 ms while a request to a warm one costs well under a millisecond; each DAG
  * version is imported under a URL of its own (`?v=<hash>`), so versions never mix in a runner.
@@ -149,10 +150,6 @@ class Runner {
         error: { name: "RunnerCrash", message, stack: tail },
       });
     });
-  }
-
-  get idle(): boolean {
-    return this.queue.length === 0;
   }
 
   /** Sends requests in one write; the runner serves them one after another. */
