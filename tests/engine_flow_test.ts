@@ -419,7 +419,7 @@ function holdResults(db: Db) {
         }
         return await sql<T>(strings, ...values);
       },
-      { exec: sql.exec, cache: sql.cache },
+      { exec: sql.exec, cache: sql.cache, concurrent: sql.concurrent },
     );
   const view: Db = { ...db, sql: wrap(db.sql), begin: (fn) => db.begin((tx) => fn(wrap(tx))) };
   return { view, writing, open };

@@ -1,7 +1,8 @@
 /**
  * The program a runner process runs. It starts with only the permissions of the tasks it will
- * serve, reads requests from stdin one at a time, imports DAG files on demand (cached, so a
- * warm runner answers in well under a millisecond) and answers on stdout.
+ * serve, serves the requests it reads from stdin one at a time in the order they came (a worker
+ * may send several in one write), imports DAG files on demand (cached, so a warm runner answers in
+ * well under a millisecond) and answers on stdout.
  */
 import { pathToFileURL } from "node:url";
 import { type Dag, isDag } from "../sdk/mod.ts";
