@@ -7,26 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { beginRetrying, postgresDb } from "./client.ts";
-import { openTestDb } from "../tests/helpers.ts";
+import { openTestDb, within } from "../tests/helpers.ts";
 
 const HAS_POSTGRES = Boolean(Deno.env.get("TEST_DATABASE_URL"));
 const settle = () => new Promise((r) => setTimeout(r, 100));
-
-/** Fails, naming what it waited for, instead of hanging the suite if the driver never settles. */
-async function within<T>(seconds: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: not settled after ${seconds} s`)),
-      seconds * 1000,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 Deno.test({
   name: "a transaction whose backend is terminated rejects, and later queries in it do not crash",

@@ -160,6 +160,22 @@ export function dbTest(
   }
 }
 
+/** Fails, naming what it waited for, instead of hanging the suite if `promise` never settles. */
+export async function within<T>(seconds: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: not settled after ${seconds} s`)),
+      seconds * 1000,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A controllable clock for schedules, retries and leases. */
 export class TestClock {
   constructor(public current = new Date("2025-01-01T00:00:00Z")) {}

@@ -11,17 +11,7 @@ import { finishTries } from "../db/completions.ts";
 import { claimTasks } from "../db/task_instances.ts";
 import { markRun } from "../scheduler/mark.ts";
 import { fakeDag, storeFakeRun, task } from "./ui_helpers.ts";
-import { BACKENDS, openTestDb } from "./helpers.ts";
-
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms);
-    }),
-  ]);
-}
+import { BACKENDS, openTestDb, within } from "./helpers.ts";
 
 /** A database of its own whose sessions wait 30 s before looking for deadlocks. */
 async function patientDb(): Promise<{ db: Db; close: () => Promise<void> }> {
@@ -44,7 +34,7 @@ async function patientDb(): Promise<{ db: Db; close: () => Promise<void> }> {
 /** Resolves once a session of the database waits for a lock. */
 function someoneWaits(db: Db, what: string): Promise<void> {
   return within(
-    10_000,
+    10,
     what,
     (async () => {
       for (;;) {
@@ -104,7 +94,7 @@ Deno.test({
         await tx`SELECT id FROM task_instance WHERE id = ${high} FOR UPDATE`;
         await tx`UPDATE task_instance SET state = 'failed' WHERE id = ANY(${[low, high]}::int[])`;
       });
-      await within(10_000, "the edit's first lock", paused.reached);
+      await within(10, "the edit's first lock", paused.reached);
       const worker = db.begin(async (tx) => {
         await tx.exec("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off");
         return await finishTries(tx, "w1", [
@@ -114,9 +104,9 @@ Deno.test({
       });
       await someoneWaits(db, "the worker's lock wait");
       paused.go();
-      await within(10_000, "the edit", edit);
+      await within(10, "the edit", edit);
       // The edit failed both before the worker could finish them: the worker records neither.
-      assert.deepEqual([...await within(10_000, "the worker's finish", worker)], []);
+      assert.deepEqual([...await within(10, "the worker's finish", worker)], []);
     } finally {
       await close();
     }
@@ -157,13 +147,13 @@ Deno.test({
           now: new Date(),
         });
       });
-      await within(10_000, "the hand-over", paused.reached);
+      await within(10, "the hand-over", paused.reached);
       const mark = markRun(db, { dagRunId, state: "failed", now: new Date() });
       await someoneWaits(db, "the mark's lock wait");
       paused.go();
-      const claimed = await within(10_000, "the worker's claim", worker);
+      const claimed = await within(10, "the worker's claim", worker);
       assert.deepEqual(claimed.map((c) => c.id), [ti.id]);
-      assert.equal(await within(10_000, "the mark", mark), true);
+      assert.equal(await within(10, "the mark", mark), true);
       // The mark came second: it found the instance running and failed it, and the run.
       const [after] = await db.sql<{ state: string }>`
         SELECT state FROM task_instance WHERE id = ${ti.id}`;

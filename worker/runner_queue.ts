@@ -7,6 +7,7 @@
  * A task counts as quick once its own function has run under QUICK_MS lately, as measured in the
  * runner; a slow one behind it in a batch would wait, which is why slow tasks go alone.
  */
+import { toTaskError } from "./protocol.ts";
 import { type BatchItem, NOT_STARTED, type RunnerPool, type RunOutcome } from "./runner_pool.ts";
 
 /** A task's function that ran under this (milliseconds, lately) may share a runner's turn. */
@@ -69,7 +70,7 @@ export class RunnerQueue {
       );
     } catch (error) {
       // The pool is closed: every request ends as a crash of its runner.
-      const crash: RunOutcome = { ok: false, reason: "crash", error: toError(error) };
+      const crash: RunOutcome = { ok: false, reason: "crash", error: toTaskError(error) };
       answered = batch.map((w) => Promise.resolve(w.resolve(crash)));
     }
     Promise.all(answered).then(() => {
@@ -102,10 +103,4 @@ export class RunnerQueue {
   private isQuick(key: string): boolean {
     return (this.durations.get(key) ?? Number.POSITIVE_INFINITY) < QUICK_MS;
   }
-}
-
-function toError(error: unknown): { name: string; message: string } {
-  return error instanceof Error
-    ? { name: error.name, message: error.message }
-    : { name: "Error", message: String(error) };
 }
