@@ -7,6 +7,7 @@
  */
 import postgres from "postgres";
 import type { PGlite, Transaction } from "@electric-sql/pglite";
+import { PgliteStatements } from "./pglite_statements.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -265,11 +266,11 @@ export async function beginRetrying<T>(
 export function pgliteDb(pg: PGlite): Db {
   const encode: Encode = (v) => JSON.stringify(v);
   const cache = new Map<string, unknown>();
+  const statements = new PgliteStatements(pg);
   const wrap = (run: PGlite | Transaction): Sql => {
-    const sql = (async <T>(strings: TemplateStringsArray, ...values: unknown[]) => {
+    const sql = (<T>(strings: TemplateStringsArray, ...values: unknown[]) => {
       const { text, params } = compile(strings, values, encode);
-      const result = await run.query<T>(text, params);
-      return result.rows;
+      return statements.run<T>(text, params, run !== pg);
     }) as Sql;
     sql.exec = async (script) => {
       await run.exec(script);
