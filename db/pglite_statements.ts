@@ -22,6 +22,8 @@ interface Prepared {
 export class PgliteStatements {
   #statements = new Map<string, Prepared>();
   #counter = 0;
+  /** Statements no longer used, closed with the next prepare. */
+  #unused: string[] = [];
 
   constructor(private readonly pg: PGlite, private readonly max = MAX_STATEMENTS) {}
 
@@ -42,6 +44,8 @@ export class PgliteStatements {
       if (!isStale(error)) throw error;
       // A table the statement reads changed shape, or the statement was dropped: it is
       // prepared anew. Inside a transaction the error has aborted it, so only the next try can.
+      const stale = this.#statements.get(text);
+      if (stale) this.#unused.push(stale.name);
       this.#statements.delete(text);
       if (inTransaction) throw error;
       return await this.#execute<T>(text, params, inTransaction);
@@ -76,11 +80,13 @@ export class PgliteStatements {
     const evicted = this.#statements.size >= this.max
       ? this.#statements.entries().next().value
       : undefined;
-    if (evicted) parts.push(serialize.close({ type: "S", name: evicted[1].name }));
+    const closing = [...this.#unused, ...(evicted ? [evicted[1].name] : [])];
+    for (const unused of closing) parts.push(serialize.close({ type: "S", name: unused }));
     parts.push(serialize.sync());
-    // A text that does not parse throws here and is not kept (nor is the close carried out).
+    // A text that does not parse throws here and is not kept (nor are the closes carried out).
     const { messages } = await this.pg.execProtocol(concat(parts), { syncToFs: false });
     if (evicted) this.#statements.delete(evicted[0]);
+    this.#unused = [];
     return { name, paramTypes: parse.parseDescribeStatementResults(messages) };
   }
 }

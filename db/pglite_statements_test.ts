@@ -67,10 +67,16 @@ Deno.test("a statement whose table changed shape is prepared again", async () =>
   try {
     const db = pgliteDb(pg);
     await db.sql.exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
-    const all = () => db.sql`SELECT * FROM t WHERE id = ${1}`;
+    const all = (sql = db.sql) => sql`SELECT * FROM t WHERE id = ${1}`;
     assert.deepEqual(await all(), [{ id: 1 }]);
     await db.sql.exec("ALTER TABLE t ADD COLUMN name text DEFAULT 'x'");
     assert.deepEqual(await all(), [{ id: 1, name: "x" }]);
+    // Inside a transaction the stale statement fails it; the next one is prepared anew.
+    await db.sql.exec("ALTER TABLE t ADD COLUMN n int DEFAULT 2");
+    await assert.rejects(db.begin((tx) => all(tx)), /cached plan/);
+    assert.deepEqual(await db.begin((tx) => all(tx)), [{ id: 1, name: "x", n: 2 }]);
+    // The statements it replaced were closed: `all` has one.
+    assert.equal(await prepared(pg), 1);
   } finally {
     await pg.close();
   }
