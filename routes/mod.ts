@@ -8,6 +8,7 @@ import { authApi } from "./auth.ts";
 import { apiAccess } from "./auth_access.ts";
 import { type AuthSettings, type Principal, resolveAuthSettings } from "./auth_principal.ts";
 import { health } from "./health.ts";
+import { countRequests, HttpStats, metrics } from "./metrics.ts";
 import { ui } from "./ui.tsx";
 import { webhooks } from "./webhooks.ts";
 
@@ -25,22 +26,26 @@ export interface AppDeps {
   auth?: Partial<AuthSettings>;
 }
 
-export type Deps = AppDeps & { auth: AuthSettings };
+export type Deps = AppDeps & { auth: AuthSettings; http: HttpStats };
 
 export type AppEnv = { Variables: { deps: Deps; principal: Principal | null } };
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
-  const resolved: Deps = { ...deps, auth: resolveAuthSettings(deps.auth) };
+  const http = new HttpStats();
+  const resolved: Deps = { ...deps, auth: resolveAuthSettings(deps.auth), http };
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
     c.set("deps", resolved);
     c.set("principal", null);
     await next();
   });
-  // Every route is public (/health, webhooks: signed) or checks a role before it runs.
+  app.use(countRequests(http));
+  // Every route is public (/health, webhooks: signed) or checks a role before it runs
+  // (/metrics checks its own bearer token).
   app.use("/api/v2/*", apiAccess);
   app.use("/auth/*", apiAccess);
   app.route("/health", health);
+  app.route("/metrics", metrics);
   app.route("/api/v2", api);
   app.route("/auth", authApi);
   app.route("/webhooks", webhooks);

@@ -1,0 +1,218 @@
+/**
+ * `/metrics` in Prometheus' text format: the live work read from the metadata database (what a
+ * worker autoscaler scales on: queued tasks per queue; what an alert watches: a scheduler
+ * leader's heartbeat, open pool slots), and this web process's own requests and memory.
+ *
+ * It needs a bearer token with read access (an API token, for Prometheus' `authorization`
+ * setting): its labels name DAGs' pools and queues, which the dashboard shows only to
+ * signed-in users. When the database does not answer, the process's own figures still come,
+ * with `gust_database_up 0`, so a scrape tells a dead database from a dead server.
+ */
+import { Hono, type MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import { can } from "../auth/roles.ts";
+import {
+  type ClusterMetrics,
+  LIVE_RUN_STATES,
+  LIVE_TI_STATES,
+  readClusterMetrics,
+} from "../db/metrics.ts";
+import { authenticateBearer } from "./auth_principal.ts";
+import type { AppEnv } from "./mod.ts";
+
+/** Requests this process answered, per route pattern (never the raw path: ids are unbounded). */
+export class HttpStats {
+  readonly #byKey = new Map<string, { labels: Labels; count: number; seconds: number }>();
+
+  record(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    let entry = this.#byKey.get(key);
+    if (!entry) {
+      entry = { labels: { method, route, status: String(status) }, count: 0, seconds: 0 };
+      this.#byKey.set(key, entry);
+    }
+    entry.count++;
+    entry.seconds += seconds;
+  }
+
+  entries() {
+    return [...this.#byKey.values()];
+  }
+}
+
+/** Counts every request of the app; mounted first, so it times the whole answer. */
+export function countRequests(stats: HttpStats): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      // Read after the chain ran: the route of the handler that answered (the last one entered).
+      stats.record(
+        c.req.method,
+        routePath(c),
+        c.res.status,
+        (performance.now() - started) / 1000,
+      );
+    }
+  };
+}
+
+const metricsAccess: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const auth = await authenticateBearer(c);
+  if (!auth || "problem" in auth) {
+    return c.text(auth?.problem ?? "Not authenticated", 401, { "www-authenticate": "Bearer" });
+  }
+  if (!can(auth.principal.role, "read")) return c.text("Forbidden", 403);
+  c.set("principal", auth.principal);
+  await next();
+};
+
+export const metrics = new Hono<AppEnv>().get("/", metricsAccess, async (c) => {
+  const { db, roles, startedAt, http } = c.get("deps");
+  const out = new Exposition();
+  let cluster: ClusterMetrics | null = null;
+  try {
+    cluster = await readClusterMetrics(db.sql);
+  } catch (error) {
+    console.error("/metrics: the database did not answer:", (error as Error).message);
+  }
+  out.gauge("gust_database_up", "Whether the metadata database answered this scrape.", [
+    [{}, cluster ? 1 : 0],
+  ]);
+  if (cluster) writeCluster(out, cluster);
+  out.gauge("gust_info", "This process; its roles as a label.", [[{ roles: roles.join(",") }, 1]]);
+  out.gauge("gust_process_start_time_seconds", "When this process started, in Unix seconds.", [
+    [{}, startedAt.getTime() / 1000],
+  ]);
+  const memory = Deno.memoryUsage();
+  out.gauge("gust_process_resident_memory_bytes", "This process's resident memory.", [
+    [{}, memory.rss],
+  ]);
+  out.gauge("gust_process_heap_used_bytes", "JavaScript heap in use in this process.", [
+    [{}, memory.heapUsed],
+  ]);
+  const requests = http.entries();
+  out.counter(
+    "gust_http_requests_total",
+    "HTTP requests this process answered, per method, route pattern and status.",
+    requests.map((r) => [r.labels, r.count]),
+  );
+  out.summary(
+    "gust_http_request_duration_seconds",
+    "Time to answer HTTP requests, per method, route pattern and status.",
+    requests.map((r) => [r.labels, r.seconds, r.count]),
+  );
+  return c.body(out.text(), 200, {
+    "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    "cache-control": "no-store",
+  });
+});
+
+function writeCluster(out: Exposition, m: ClusterMetrics): void {
+  const byState = new Map<string, number>(LIVE_TI_STATES.map((s) => [s, 0]));
+  for (const t of m.taskInstances) byState.set(t.state, (byState.get(t.state) ?? 0) + t.n);
+  out.gauge(
+    "gust_task_instances",
+    "Task instances waiting or running, per state (all DAGs).",
+    [...byState].map(([state, n]) => [{ state }, n]),
+  );
+  out.gauge(
+    "gust_task_instances_by_queue",
+    "Task instances waiting or running, per state, queue and pool; only those that have some.",
+    m.taskInstances.map((t) => [{ state: t.state, queue: t.queue, pool: t.pool }, t.n]),
+  );
+  const runs = new Map<string, number>(LIVE_RUN_STATES.map((s) => [s, 0]));
+  for (const r of m.dagRuns) runs.set(r.state, r.n);
+  out.gauge(
+    "gust_dag_runs",
+    "DAG runs queued or running.",
+    [...runs].map(([state, n]) => [{ state }, n]),
+  );
+  out.gauge(
+    "gust_pool_slots",
+    "Pool slots held by queued and running tasks, and open (+Inf: unlimited).",
+    m.pools.flatMap((p) =>
+      [
+        [{ pool: p.pool, state: "queued" }, p.queued],
+        [{ pool: p.pool, state: "running" }, p.running],
+        [
+          { pool: p.pool, state: "open" },
+          p.slots < 0 ? Infinity : Math.max(0, p.slots - p.queued - p.running),
+        ],
+      ] as Sample[]
+    ),
+  );
+  out.gauge("gust_dags", "DAGs in the DAG folder, paused or not.", [
+    [{ state: "active" }, m.dags.active],
+    [{ state: "paused" }, m.dags.paused],
+  ]);
+  out.gauge("gust_dag_import_errors", "DAG files that failed to import.", [
+    [{}, m.dags.importErrors],
+  ]);
+  out.gauge("gust_schedulers_alive", "Schedulers that heartbeat within 30 s.", [
+    [{}, m.schedulers.alive],
+  ]);
+  out.gauge("gust_scheduler_leader_alive", "Whether a scheduler leads and heartbeats.", [
+    [{}, m.schedulers.leaderAlive ? 1 : 0],
+  ]);
+  if (m.schedulers.leaderHeartbeatAgeS !== null) {
+    out.gauge(
+      "gust_scheduler_leader_heartbeat_age_seconds",
+      "Seconds since the leading scheduler's last heartbeat.",
+      [[{}, m.schedulers.leaderHeartbeatAgeS]],
+    );
+  }
+}
+
+type Labels = Record<string, string>;
+type Sample = [Labels, number];
+
+/** Prometheus' text exposition format, version 0.0.4. */
+class Exposition {
+  #lines: string[] = [];
+
+  gauge(name: string, help: string, samples: Sample[]): void {
+    this.#family(name, "gauge", help);
+    for (const [labels, value] of samples) this.#sample(name, labels, value);
+  }
+
+  counter(name: string, help: string, samples: Sample[]): void {
+    this.#family(name, "counter", help);
+    for (const [labels, value] of samples) this.#sample(name, labels, value);
+  }
+
+  /** A summary without quantiles: a sum and a count per label set. */
+  summary(name: string, help: string, samples: [Labels, number, number][]): void {
+    this.#family(name, "summary", help);
+    for (const [labels, sum, count] of samples) {
+      this.#sample(`${name}_sum`, labels, sum);
+      this.#sample(`${name}_count`, labels, count);
+    }
+  }
+
+  text(): string {
+    return this.#lines.join("\n") + "\n";
+  }
+
+  #family(name: string, type: string, help: string): void {
+    this.#lines.push(`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
+    this.#lines.push(`# TYPE ${name} ${type}`);
+  }
+
+  #sample(name: string, labels: Labels, value: number): void {
+    const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+    this.#lines.push(`${name}${pairs.length ? `{${pairs.join(",")}}` : ""} ${format(value)}`);
+  }
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+function format(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}

@@ -1,0 +1,119 @@
+/**
+ * `/metrics` as Prometheus scrapes it: the live work and the DAGs read from the database, this
+ * process's requests, a bearer token required, and an answer still when the database is gone.
+ */
+import assert from "node:assert/strict";
+import { postgresDb } from "../db/client.ts";
+import { createApp } from "../routes/mod.ts";
+import { adminApp, createTestToken, testAuth } from "./auth_helpers.ts";
+import { dagFolder, dbTest, loadDags } from "./helpers.ts";
+
+const DAGS = {
+  "metrics_dags.ts": `
+import { dag } from "gust";
+export const two = dag({ id: "metrics_two" }, (t) => {
+  const first = t.task("first", () => 1);
+  t.task("second", { dependsOn: [first] }, () => 2);
+});
+export const idle = dag({ id: "metrics_idle" }, (t) => {
+  t.task("only", () => 0);
+});
+`,
+};
+
+/** Samples by name and labels: `gust_dag_runs{state="running"}` -> 1. */
+function parse(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    const value = line.slice(space + 1);
+    samples.set(line.slice(0, space), value === "+Inf" ? Infinity : Number(value));
+  }
+  return samples;
+}
+
+dbTest("/metrics counts the live work, the DAGs and this process's requests", async (_t, db) => {
+  await loadDags(db, await dagFolder(DAGS), new Date());
+  const app = adminApp({ db, roles: ["web", "scheduler"], startedAt: new Date() });
+  const trigger = await app.request("/api/v2/dags/metrics_two/dagRuns", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ logical_date: null }),
+  });
+  assert.equal(trigger.status, 200, await trigger.clone().text());
+  const pause = await app.request("/api/v2/dags/metrics_idle", {
+    method: "PATCH",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ is_paused: true }),
+  });
+  assert.equal(pause.status, 200);
+
+  const res = await app.request("/metrics");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
+  const text = await res.text();
+  assert.match(text, /# TYPE gust_task_instances gauge/);
+  const m = parse(text);
+  assert.equal(m.get("gust_database_up"), 1);
+  // The trigger started the run and queued its root task; the second waits for it.
+  assert.equal(m.get('gust_dag_runs{state="running"}'), 1);
+  assert.equal(m.get('gust_dag_runs{state="queued"}'), 0);
+  assert.equal(m.get('gust_task_instances{state="queued"}'), 1);
+  assert.equal(m.get('gust_task_instances{state="running"}'), 0);
+  assert.equal(
+    m.get('gust_task_instances_by_queue{state="queued",queue="default",pool="default_pool"}'),
+    1,
+  );
+  assert.equal(m.get('gust_pool_slots{pool="default_pool",state="queued"}'), 1);
+  assert.equal(m.get('gust_pool_slots{pool="default_pool",state="open"}'), 127);
+  assert.equal(m.get('gust_dags{state="active"}'), 1);
+  assert.equal(m.get('gust_dags{state="paused"}'), 1);
+  assert.equal(m.get("gust_dag_import_errors"), 0);
+  assert.equal(m.get('gust_info{roles="web,scheduler"}'), 1);
+  assert.ok(m.get("gust_process_resident_memory_bytes")! > 0);
+  // Requests counted per route pattern, not per path.
+  const triggered =
+    'gust_http_requests_total{method="POST",route="/api/v2/dags/:dag_id/dagRuns",status="200"}';
+  assert.equal(m.get(triggered), 1, text);
+  assert.equal(
+    m.get(
+      'gust_http_request_duration_seconds_count{method="PATCH",route="/api/v2/dags/:dag_id",status="200"}',
+    ),
+    1,
+  );
+});
+
+dbTest("/metrics needs a bearer token with read access", async (_t, db) => {
+  const app = createApp({ db, roles: ["web"], startedAt: new Date(), auth: testAuth() });
+  const anonymous = await app.request("/metrics");
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.headers.get("www-authenticate"), "Bearer");
+  const wrong = await app.request("/metrics", { headers: { authorization: "Bearer gust_nope" } });
+  assert.equal(wrong.status, 401);
+  const token = await createTestToken(db, "prometheus", "Viewer");
+  const viewer = await app.request("/metrics", { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(viewer.status, 200);
+  assert.equal(parse(await viewer.text()).get("gust_database_up"), 1);
+});
+
+Deno.test("/metrics answers with gust_database_up 0 when the database does not", async () => {
+  // A real client to a port where nothing listens: every statement fails to connect.
+  const db = postgresDb("postgres://gust@127.0.0.1:9/none", { max: 1 });
+  const app = adminApp({ db, roles: ["web"], startedAt: new Date() });
+  const errors: unknown[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => errors.push(args);
+  try {
+    const res = await app.request("/metrics");
+    assert.equal(res.status, 200);
+    const m = parse(await res.text());
+    assert.equal(m.get("gust_database_up"), 0);
+    assert.equal(m.get('gust_task_instances{state="queued"}'), undefined);
+    assert.ok(m.get("gust_process_start_time_seconds")! > 0);
+    assert.equal(errors.length, 1);
+  } finally {
+    console.error = original;
+    await db.close();
+  }
+});
