@@ -243,7 +243,7 @@ export async function startLocalRun(
 /** A throwaway in-memory database, unless the run should be recorded in the configured one. */
 export async function openTestDatabase(config: Config, record: boolean): Promise<Db> {
   if (!record) return await openDb({ memory: true, snapshotDir: `${config.home}/cache` });
-  return await openConfiguredDb(config);
+  return await openConfiguredDb(config, { whenHeld: "stop it, or run without --record" });
 }
 
 /**
@@ -252,7 +252,8 @@ export async function openTestDatabase(config: Config, record: boolean): Promise
  */
 export async function openConfiguredDb(
   config: Config,
-  options: { migrate?: boolean } = {},
+  /** `whenHeld`: what to do instead, when a server holds the embedded database. */
+  options: { migrate?: boolean; whenHeld?: string } = {},
 ): Promise<Db> {
   if (config.databaseUrl) {
     return await openDb({ url: config.databaseUrl, prepare: config.databasePrepare }, options);
@@ -262,7 +263,7 @@ export async function openConfiguredDb(
   if (pid) {
     throw new UsageError(
       `A Gust server (pid ${pid.trim()}) holds the embedded database in ${config.home}; ` +
-        "stop it, or run without --record",
+        (options.whenHeld ?? "stop it, or point the CLI at it with GUST_HOST and GUST_PORT"),
     );
   }
   return await openDb({ dataDir: `${config.home}/db` }, options);

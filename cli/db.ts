@@ -4,7 +4,7 @@ import { migrate } from "../db/migrate.ts";
 import { openConfiguredDb } from "./dags.ts";
 
 export async function dbMigrate(config: Config): Promise<number> {
-  const db = await openConfiguredDb(config, { migrate: false });
+  const db = await openConfiguredDb(config, { migrate: false, whenHeld: "stop it first" });
   try {
     const applied = await migrate(db);
     console.log(
