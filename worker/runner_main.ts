@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { type Dag, isDag } from "../sdk/mod.ts";
 import type { TaskDef } from "../sdk/dag.ts";
 import { serializeDag } from "../sdk/serialize.ts";
-import type { TaskCallbackContext, TaskContext } from "../sdk/types.ts";
+import type { TaskCallbackContext, TaskContext, TaskError } from "../sdk/types.ts";
 import {
   type LogLevel,
   type RunnerMessage,
@@ -157,12 +157,28 @@ function formatBytes(n: number): string {
   return `${(n / 1048576).toFixed(1)} MiB`;
 }
 
+/** Where this module and the rest of the runner's machinery live. */
+const RUNNER_DIR = new URL(".", import.meta.url).href;
+
+/**
+ * A task's error as the worker records it, its stack without the runner's own frames and
+ * Deno's internal ones: they are the same for every task and tell its author nothing.
+ */
+function taskError(error: unknown): TaskError {
+  const e = toTaskError(error);
+  if (!e.stack) return e;
+  const lines = e.stack.split("\n").filter((line) =>
+    !/^\s+at /.test(line) || !(line.includes(RUNNER_DIR) || /[( ]ext:/.test(line))
+  );
+  return { ...e, stack: lines.join("\n") };
+}
+
 async function runCallback(fn: unknown, ctx: unknown, what: string): Promise<void> {
   if (typeof fn !== "function") return;
   try {
     await fn(ctx);
   } catch (error) {
-    logger.error(`${what} callback failed:`, toTaskError(error).stack ?? String(error));
+    logger.error(`${what} callback failed:`, taskError(error).stack ?? String(error));
   }
 }
 
@@ -191,7 +207,7 @@ async function handle(request: RunnerRequest): Promise<string> {
         taskMs = performance.now() - started;
       } catch (error) {
         const callback = request.willRetry ? task.options.onRetry : task.options.onFailure;
-        const cbContext: TaskCallbackContext = { ...ctx, error: toTaskError(error) };
+        const cbContext: TaskCallbackContext = { ...ctx, error: taskError(error) };
         await runCallback(callback, cbContext, request.willRetry ? "onRetry" : "onFailure");
         throw error;
       }
@@ -240,7 +256,7 @@ async function serve(request: RunnerRequest): Promise<void> {
     const json = await handle(request);
     send({ type: "result", id: request.id, ok: true, json, ms: taskMs });
   } catch (error) {
-    send({ type: "result", id: request.id, ok: false, error: toTaskError(error) });
+    send({ type: "result", id: request.id, ok: false, error: taskError(error) });
   }
 }
 
