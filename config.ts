@@ -74,6 +74,10 @@ const schema = z.object({
   GUST_DAGS_FOLDER: z.string().default("./dags"),
   GUST_HOST: z.string().default("127.0.0.1"),
   GUST_PORT: int(8080, 0),
+  GUST_METRICS_PORT: optionalText(z.string().regex(/^\d+$/, "must be a port number"))
+    .transform((v) => (v === undefined ? null : Number(v))).pipe(
+      z.number().int().min(0).max(65535).nullable(),
+    ),
   GUST_API_URL: z.string().url().optional(),
   GUST_ROLES: list(ROLES.join(",")).pipe(z.array(z.enum(ROLES)).min(1)),
   GUST_WORKER_CONCURRENCY: int(4),
@@ -115,6 +119,11 @@ export interface Config {
   dagsFolder: string;
   host: string;
   port: number;
+  /**
+   * Where a process without the web role serves `/health` and its own `/metrics`; null: it
+   * serves no HTTP (a web process serves both on `port`).
+   */
+  metricsPort: number | null;
   /** Where the CLI reaches a running server; from GUST_HOST and GUST_PORT by default. */
   apiUrl: string;
   roles: Role[];
@@ -226,6 +235,7 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
     dagsFolder: absolute(c.GUST_DAGS_FOLDER),
     host: c.GUST_HOST,
     port: c.GUST_PORT,
+    metricsPort: c.GUST_METRICS_PORT,
     apiUrl: (c.GUST_API_URL ??
       `http://${
         ["0.0.0.0", "::", ""].includes(c.GUST_HOST) ? "127.0.0.1" : c.GUST_HOST

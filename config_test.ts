@@ -69,6 +69,19 @@ Deno.test("a worker prefetches nothing unless GUST_WORKER_PREFETCH says so", () 
   );
 });
 
+Deno.test("a process without the web role serves metrics only when GUST_METRICS_PORT is set", () => {
+  assert.equal(loadConfig({}).metricsPort, null);
+  assert.equal(loadConfig({ GUST_METRICS_PORT: "" }).metricsPort, null);
+  assert.equal(loadConfig({ GUST_METRICS_PORT: "9464" }).metricsPort, 9464);
+  for (const bad of ["http", "70000", "-1"]) {
+    assert.throws(
+      () => loadConfig({ GUST_METRICS_PORT: bad }),
+      (e: unknown) => e instanceof ConfigError && e.message.includes("GUST_METRICS_PORT"),
+      bad,
+    );
+  }
+});
+
 Deno.test("prepared statements are on unless GUST_DATABASE_PREPARE turns them off", () => {
   assert.equal(loadConfig({}).databasePrepare, true);
   assert.equal(loadConfig({ GUST_DATABASE_PREPARE: "false" }).databasePrepare, false);

@@ -7,6 +7,7 @@ import { type Config, ConfigError, loadConfig, type Role } from "./config.ts";
 import type { Db } from "./db/client.ts";
 import { openDb } from "./db/open.ts";
 import { startAuth } from "./routes/auth_setup.ts";
+import { HttpStats, processApp, type ProcessRoles } from "./routes/metrics.ts";
 import { createApp } from "./routes/mod.ts";
 import { SchedulerService } from "./scheduler/service.ts";
 import { WorkerService } from "./worker/service.ts";
@@ -52,6 +53,9 @@ export async function start(config: Config): Promise<void> {
   let worker: WorkerService | null = null;
   let server: Deno.HttpServer | null = null;
   let releaseAuth = async () => {};
+  // Filled in as each role starts; /metrics reads what is there.
+  const processRoles: ProcessRoles = {};
+  const startedAt = new Date();
 
   // The web server first: it answers /health as soon as the database is open, while the
   // scheduler's first parse of the DAG folder and the worker's start are still under way.
@@ -63,7 +67,8 @@ export async function start(config: Config): Promise<void> {
     const app = createApp({
       db,
       roles: config.roles,
-      startedAt: new Date(),
+      startedAt,
+      process: processRoles,
       maxBodyBytes: config.maxBodyBytes,
       webhook: config.webhook,
       auth: auth.settings,
@@ -74,6 +79,20 @@ export async function start(config: Config): Promise<void> {
       onListen: ({ hostname, port }) => log(`Gust is running: http://${hostname}:${port}/`),
     }, app.fetch);
     await auth.firstAdmin;
+  } else if (config.metricsPort !== null) {
+    const app = processApp({
+      db,
+      roles: config.roles,
+      startedAt,
+      http: new HttpStats(),
+      process: processRoles,
+    });
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.metricsPort,
+      onListen: ({ hostname, port }) =>
+        log(`Serving /health and /metrics on http://${hostname}:${port}/`),
+    }, app.fetch);
   }
   if (roles.has("scheduler")) {
     scheduler = new SchedulerService({
@@ -85,6 +104,7 @@ export async function start(config: Config): Promise<void> {
       leaseMs: config.schedulerLeaseMs,
       log,
     });
+    processRoles.scheduler = scheduler;
     await scheduler.start();
   }
   if (roles.has("worker")) {
@@ -102,6 +122,7 @@ export async function start(config: Config): Promise<void> {
       env: config.taskEnv,
       log,
     });
+    processRoles.worker = worker;
     await worker.start();
   }
   log(

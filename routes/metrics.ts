@@ -1,12 +1,15 @@
 /**
  * `/metrics` in Prometheus' text format: the live work read from the metadata database (what a
  * worker autoscaler scales on: queued tasks per queue; what an alert watches: a scheduler
- * leader's heartbeat, open pool slots), and this web process's own requests and memory.
+ * leader's heartbeat, open pool slots), and this process's own figures: memory, HTTP requests,
+ * and what the worker and scheduler in it did.
  *
- * It needs a bearer token with read access (an API token, for Prometheus' `authorization`
- * setting): its labels name DAGs' pools and queues, which the dashboard shows only to
- * signed-in users. When the database does not answer, the process's own figures still come,
- * with `gust_database_up 0`, so a scrape tells a dead database from a dead server.
+ * On a web server it needs a bearer token with read access (an API token, for Prometheus'
+ * `authorization` setting): its labels name DAGs' pools and queues, which the dashboard shows
+ * only to signed-in users. A process without the web role can serve `/health` and its own
+ * figures, which name nothing, on a port of its own (`processApp`). When the database does not
+ * answer, the process's own figures still come, with `gust_database_up 0`, so a scrape tells a
+ * dead database from a dead server.
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
@@ -18,7 +21,17 @@ import {
   readClusterMetrics,
 } from "../db/metrics.ts";
 import { authenticateBearer } from "./auth_principal.ts";
-import type { AppEnv } from "./mod.ts";
+import type { Db } from "../db/client.ts";
+import type { SchedulerService } from "../scheduler/service.ts";
+import type { WorkerService } from "../worker/service.ts";
+import { health } from "./health.ts";
+import type { AppEnv, Deps } from "./mod.ts";
+
+/** The roles running in this process, filled in by main.ts as each one starts. */
+export interface ProcessRoles {
+  worker?: WorkerService;
+  scheduler?: SchedulerService;
+}
 
 /** Requests this process answered, per route pattern (never the raw path: ids are unbounded). */
 export class HttpStats {
@@ -69,21 +82,75 @@ const metricsAccess: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 export const metrics = new Hono<AppEnv>().get("/", metricsAccess, async (c) => {
-  const { db, roles, startedAt, http } = c.get("deps");
+  const deps = c.get("deps");
   const out = new Exposition();
-  let cluster: ClusterMetrics | null = null;
-  try {
-    cluster = await readClusterMetrics(db.sql);
-  } catch (error) {
-    console.error("/metrics: the database did not answer:", (error as Error).message);
-  }
+  const cluster = await readOrNull(deps.db);
   out.gauge("gust_database_up", "Whether the metadata database answered this scrape.", [
     [{}, cluster ? 1 : 0],
   ]);
   if (cluster) writeCluster(out, cluster);
-  out.gauge("gust_info", "This process; its roles as a label.", [[{ roles: roles.join(",") }, 1]]);
+  writeProcess(out, deps);
+  return exposition(out);
+});
+
+/**
+ * `/health` and `/metrics` for a process without the web role (`GUST_METRICS_PORT`), for a
+ * liveness probe and a scrape of each worker and scheduler. No login: it shows only this
+ * process's own counts, no DAG, pool or queue names; keep the port inside the cluster.
+ */
+export function processApp(deps: Pick<Deps, "db" | "roles" | "startedAt" | "http" | "process">) {
+  const app = new Hono<AppEnv>();
+  app.use(async (c, next) => {
+    c.set("deps", deps as Deps); // /health reads only db, roles and startedAt
+    c.set("principal", null);
+    await next();
+  });
+  app.use(countRequests(deps.http));
+  app.route("/health", health);
+  app.get("/metrics", async () => {
+    const out = new Exposition();
+    let up = true;
+    try {
+      await deps.db.sql`SELECT 1`;
+    } catch {
+      up = false;
+    }
+    out.gauge("gust_database_up", "Whether the metadata database answered this scrape.", [
+      [{}, up ? 1 : 0],
+    ]);
+    writeProcess(out, deps);
+    return exposition(out);
+  });
+  return app;
+}
+
+async function readOrNull(db: Db): Promise<ClusterMetrics | null> {
+  try {
+    return await readClusterMetrics(db.sql);
+  } catch (error) {
+    console.error("/metrics: the database did not answer:", (error as Error).message);
+    return null;
+  }
+}
+
+function exposition(out: Exposition): Response {
+  return new Response(out.text(), {
+    headers: {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      "cache-control": "no-store",
+    },
+  });
+}
+
+function writeProcess(
+  out: Exposition,
+  deps: Pick<Deps, "roles" | "startedAt" | "http" | "process">,
+): void {
+  out.gauge("gust_info", "This process; its roles as a label.", [
+    [{ roles: deps.roles.join(",") }, 1],
+  ]);
   out.gauge("gust_process_start_time_seconds", "When this process started, in Unix seconds.", [
-    [{}, startedAt.getTime() / 1000],
+    [{}, deps.startedAt.getTime() / 1000],
   ]);
   const memory = Deno.memoryUsage();
   out.gauge("gust_process_resident_memory_bytes", "This process's resident memory.", [
@@ -92,7 +159,7 @@ export const metrics = new Hono<AppEnv>().get("/", metricsAccess, async (c) => {
   out.gauge("gust_process_heap_used_bytes", "JavaScript heap in use in this process.", [
     [{}, memory.heapUsed],
   ]);
-  const requests = http.entries();
+  const requests = deps.http.entries();
   out.counter(
     "gust_http_requests_total",
     "HTTP requests this process answered, per method, route pattern and status.",
@@ -103,11 +170,39 @@ export const metrics = new Hono<AppEnv>().get("/", metricsAccess, async (c) => {
     "Time to answer HTTP requests, per method, route pattern and status.",
     requests.map((r) => [r.labels, r.seconds, r.count]),
   );
-  return c.body(out.text(), 200, {
-    "content-type": "text/plain; version=0.0.4; charset=utf-8",
-    "cache-control": "no-store",
-  });
-});
+  const { worker, scheduler } = deps.process ?? {};
+  if (worker) writeWorker(out, worker);
+  if (scheduler) {
+    out.gauge("gust_scheduler_leading", "Whether the scheduler in this process leads.", [
+      [{}, scheduler.leader.isLeader() ? 1 : 0],
+    ]);
+  }
+}
+
+function writeWorker(out: Exposition, worker: WorkerService): void {
+  const { stats, load } = worker;
+  out.counter("gust_worker_tries_started_total", "Tries this worker started.", [
+    [{}, stats.started],
+  ]);
+  out.counter(
+    "gust_worker_tries_ended_total",
+    "Tries this worker ended, per outcome (lost: its lease had passed to another).",
+    [...stats.ended].map(([outcome, n]) => [{ outcome }, n]),
+  );
+  out.counter(
+    "gust_worker_try_seconds_total",
+    "Seconds from claim to recorded outcome, summed over the tries this worker ended.",
+    [[{}, stats.seconds]],
+  );
+  out.gauge("gust_worker_tries_running", "Tries this worker holds now.", [[{}, load.running]]);
+  out.gauge("gust_worker_concurrency", "Tries this worker runs at once at most.", [
+    [{}, load.concurrency],
+  ]);
+  out.gauge("gust_worker_runners", "This worker's runner processes, running a task or warm.", [
+    [{ state: "busy" }, load.runners.busy],
+    [{ state: "idle" }, load.runners.idle],
+  ]);
+}
 
 function writeCluster(out: Exposition, m: ClusterMetrics): void {
   const byState = new Map<string, number>(LIVE_TI_STATES.map((s) => [s, 0]));

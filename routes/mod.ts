@@ -8,7 +8,7 @@ import { authApi } from "./auth.ts";
 import { apiAccess } from "./auth_access.ts";
 import { type AuthSettings, type Principal, resolveAuthSettings } from "./auth_principal.ts";
 import { health } from "./health.ts";
-import { countRequests, HttpStats, metrics } from "./metrics.ts";
+import { countRequests, HttpStats, metrics, type ProcessRoles } from "./metrics.ts";
 import { ui } from "./ui.tsx";
 import { webhooks } from "./webhooks.ts";
 
@@ -24,6 +24,8 @@ export interface AppDeps {
   clock?: () => Date;
   /** Keys, lifetimes and limits of logins and tokens; defaults, with a random key, when unset. */
   auth?: Partial<AuthSettings>;
+  /** The worker and scheduler running in this process, whose figures /metrics shows. */
+  process?: ProcessRoles;
 }
 
 export type Deps = AppDeps & { auth: AuthSettings; http: HttpStats };

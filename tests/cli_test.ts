@@ -133,7 +133,7 @@ Deno.test({
       assert.equal(body.callback.name, "onFailure");
       assert.match(body.callback.log, /told someone: failed/);
       const text = await gust(env, "dags", "test", "cli_failing");
-      assert.match(text.stdout, /boom \| Error: kaboom\n.*boom \|     at .*failing\.ts:\d+:\d+/);
+      assert.match(text.stdout, /boom \| Error: kaboom\n.*boom \| +at .*failing\.ts:\d+:\d+/);
       // The stack is the task's own: no frames of the runner's machinery or of Deno's.
       assert.doesNotMatch(text.stdout, /runner_main\.ts|ext:core/);
       assert.match(text.stdout, /onFailure:\n.*told someone: failed/);

@@ -7,6 +7,7 @@ import { postgresDb } from "../db/client.ts";
 import { createApp } from "../routes/mod.ts";
 import { adminApp, createTestToken, testAuth } from "./auth_helpers.ts";
 import { dagFolder, dbTest, loadDags } from "./helpers.ts";
+import { WorkerService } from "../worker/service.ts";
 
 const DAGS = {
   "metrics_dags.ts": `
@@ -34,54 +35,79 @@ function parse(text: string): Map<string, number> {
 }
 
 dbTest("/metrics counts the live work, the DAGs and this process's requests", async (_t, db) => {
-  await loadDags(db, await dagFolder(DAGS), new Date());
-  const app = adminApp({ db, roles: ["web", "scheduler"], startedAt: new Date() });
-  const trigger = await app.request("/api/v2/dags/metrics_two/dagRuns", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ logical_date: null }),
+  const folder = await dagFolder(DAGS);
+  await loadDags(db, folder, new Date());
+  // The worker of an all-in-one process (not started: its figures are all zero).
+  const worker = new WorkerService({
+    db,
+    dagsFolder: folder,
+    workerId: "metrics-test",
+    hostname: "localhost",
+    queues: ["default"],
+    concurrency: 3,
+    leaseMs: 60_000,
+    maxResultBytes: 1024,
+    runnerMemoryMb: 64,
+    env: {},
   });
-  assert.equal(trigger.status, 200, await trigger.clone().text());
-  const pause = await app.request("/api/v2/dags/metrics_idle", {
-    method: "PATCH",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ is_paused: true }),
+  const app = adminApp({
+    db,
+    roles: ["web", "scheduler", "worker"],
+    startedAt: new Date(),
+    process: { worker },
   });
-  assert.equal(pause.status, 200);
+  try {
+    const trigger = await app.request("/api/v2/dags/metrics_two/dagRuns", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ logical_date: null }),
+    });
+    assert.equal(trigger.status, 200, await trigger.clone().text());
+    const pause = await app.request("/api/v2/dags/metrics_idle", {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ is_paused: true }),
+    });
+    assert.equal(pause.status, 200);
 
-  const res = await app.request("/metrics");
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
-  const text = await res.text();
-  assert.match(text, /# TYPE gust_task_instances gauge/);
-  const m = parse(text);
-  assert.equal(m.get("gust_database_up"), 1);
-  // The trigger started the run and queued its root task; the second waits for it.
-  assert.equal(m.get('gust_dag_runs{state="running"}'), 1);
-  assert.equal(m.get('gust_dag_runs{state="queued"}'), 0);
-  assert.equal(m.get('gust_task_instances{state="queued"}'), 1);
-  assert.equal(m.get('gust_task_instances{state="running"}'), 0);
-  assert.equal(
-    m.get('gust_task_instances_by_queue{state="queued",queue="default",pool="default_pool"}'),
-    1,
-  );
-  assert.equal(m.get('gust_pool_slots{pool="default_pool",state="queued"}'), 1);
-  assert.equal(m.get('gust_pool_slots{pool="default_pool",state="open"}'), 127);
-  assert.equal(m.get('gust_dags{state="active"}'), 1);
-  assert.equal(m.get('gust_dags{state="paused"}'), 1);
-  assert.equal(m.get("gust_dag_import_errors"), 0);
-  assert.equal(m.get('gust_info{roles="web,scheduler"}'), 1);
-  assert.ok(m.get("gust_process_resident_memory_bytes")! > 0);
-  // Requests counted per route pattern, not per path.
-  const triggered =
-    'gust_http_requests_total{method="POST",route="/api/v2/dags/:dag_id/dagRuns",status="200"}';
-  assert.equal(m.get(triggered), 1, text);
-  assert.equal(
-    m.get(
-      'gust_http_request_duration_seconds_count{method="PATCH",route="/api/v2/dags/:dag_id",status="200"}',
-    ),
-    1,
-  );
+    const res = await app.request("/metrics");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    assert.match(text, /# TYPE gust_task_instances gauge/);
+    const m = parse(text);
+    assert.equal(m.get("gust_database_up"), 1);
+    // The trigger started the run and queued its root task; the second waits for it.
+    assert.equal(m.get('gust_dag_runs{state="running"}'), 1);
+    assert.equal(m.get('gust_dag_runs{state="queued"}'), 0);
+    assert.equal(m.get('gust_task_instances{state="queued"}'), 1);
+    assert.equal(m.get('gust_task_instances{state="running"}'), 0);
+    assert.equal(
+      m.get('gust_task_instances_by_queue{state="queued",queue="default",pool="default_pool"}'),
+      1,
+    );
+    assert.equal(m.get('gust_pool_slots{pool="default_pool",state="queued"}'), 1);
+    assert.equal(m.get('gust_pool_slots{pool="default_pool",state="open"}'), 127);
+    assert.equal(m.get('gust_dags{state="active"}'), 1);
+    assert.equal(m.get('gust_dags{state="paused"}'), 1);
+    assert.equal(m.get("gust_dag_import_errors"), 0);
+    assert.equal(m.get('gust_info{roles="web,scheduler,worker"}'), 1);
+    assert.equal(m.get("gust_worker_concurrency"), 3);
+    assert.equal(m.get('gust_worker_tries_ended_total{outcome="success"}'), 0);
+    assert.ok(m.get("gust_process_resident_memory_bytes")! > 0);
+    // Requests counted per route pattern, not per path.
+    const triggered =
+      'gust_http_requests_total{method="POST",route="/api/v2/dags/:dag_id/dagRuns",status="200"}';
+    assert.equal(m.get(triggered), 1, text);
+    assert.equal(
+      m.get(
+        'gust_http_request_duration_seconds_count{method="PATCH",route="/api/v2/dags/:dag_id",status="200"}',
+      ),
+      1,
+    );
+  } finally {
+    await worker.stop(0);
+  }
 });
 
 dbTest("/metrics needs a bearer token with read access", async (_t, db) => {

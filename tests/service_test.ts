@@ -304,3 +304,61 @@ serviceTest(
     });
   },
 );
+
+/** Samples by name and labels, from Prometheus' text format. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    out.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return out;
+}
+
+serviceTest(
+  "a worker process serves /health and its own /metrics on GUST_METRICS_PORT",
+  async () => {
+    await withService(async ({ db, env, scheduler }) => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = listener.addr.port;
+      listener.close();
+      const worker = startGust({ ...env, GUST_METRICS_PORT: String(port) }, "worker");
+      try {
+        await worker.waitFor(/Serving \/health and \/metrics on http:\/\/127\.0\.0\.1:\d+\//);
+        const health = await fetch(`http://127.0.0.1:${port}/health`);
+        assert.equal(health.status, 200);
+        const body = await health.json();
+        assert.equal(body.database.status, "healthy");
+        assert.deepEqual(body.roles, ["worker"]);
+
+        const { dagRunId } = await triggerRun(db, { dagId: "chain", now: new Date() });
+        scheduler.poke();
+        assert.equal(await waitForRun(db, dagRunId), "success");
+        const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+        assert.equal(res.status, 200);
+        const text = await res.text();
+        const m = samples(text);
+        assert.equal(m.get("gust_database_up"), 1);
+        assert.equal(m.get('gust_info{roles="worker"}'), 1);
+        assert.equal(m.get("gust_worker_tries_started_total"), 6, text);
+        assert.equal(m.get('gust_worker_tries_ended_total{outcome="success"}'), 6);
+        assert.equal(m.get('gust_worker_tries_ended_total{outcome="failed"}'), 0);
+        assert.equal(m.get("gust_worker_tries_running"), 0);
+        assert.equal(m.get("gust_worker_concurrency"), 8);
+        assert.ok(m.get("gust_worker_try_seconds_total")! > 0);
+        assert.ok(m.get('gust_worker_runners{state="idle"}')! >= 1);
+        assert.equal(
+          m.get('gust_http_requests_total{method="GET",route="/health",status="200"}'),
+          1,
+        );
+        // Only its own figures: the cluster's counts (and their labels) are the web server's.
+        assert.ok(![...m.keys()].some((k) => k.startsWith("gust_task_instances")));
+        assert.equal(m.get("gust_scheduler_leading"), undefined);
+      } finally {
+        worker.child.kill("SIGKILL");
+        await worker.child.status;
+      }
+    });
+  },
+);

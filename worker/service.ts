@@ -7,6 +7,7 @@ import { TASKS_QUEUED_CHANNEL } from "../db/channels.ts";
 import { RunnerPool } from "./runner_pool.ts";
 import { TaskWorker, type TaskWorkerOptions } from "./task_worker.ts";
 import { runDagCallbacks } from "./dag_callbacks.ts";
+import { WorkerStats } from "./stats.ts";
 
 /** How often a worker looks for DAG callbacks to run. */
 const CALLBACK_POLL_MS = 1000;
@@ -20,6 +21,8 @@ export interface WorkerServiceOptions extends Omit<TaskWorkerOptions, "runners">
 
 export class WorkerService {
   readonly worker: TaskWorker;
+  /** What it has run since it started, for /metrics. */
+  readonly stats = new WorkerStats();
   private readonly runners: RunnerPool;
   private readonly waker = new Waker();
   private claiming = true;
@@ -37,7 +40,10 @@ export class WorkerService {
     this.worker = new TaskWorker({
       ...o,
       runners: this.runners,
-      onEvent: o.onEvent,
+      onEvent: (event) => {
+        this.stats.record(event);
+        o.onEvent?.(event);
+      },
       onClaimable: () => this.waker.wake(),
     });
   }
@@ -80,6 +86,15 @@ export class WorkerService {
     } catch (error) {
       this.o.log?.(`Running DAG callbacks failed: ${(error as Error).message}`);
     }
+  }
+
+  /** Tries it holds now, its slots, and its runner processes (warm and running a task). */
+  get load(): { running: number; concurrency: number; runners: { idle: number; busy: number } } {
+    return {
+      running: this.worker.activeCount,
+      concurrency: this.o.concurrency,
+      runners: this.runners.size,
+    };
   }
 
   /** Stage one: claim nothing more and let running tasks finish, for at most `graceMs`. */
