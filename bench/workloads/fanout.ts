@@ -131,7 +131,7 @@ export async function runFanout(
   const notes = [
     `${
       o.tasks.toLocaleString("en-US")
-    } mapped no-op tasks under one parent; tasks/s from the first mapped task's start to the last one's end; ${ctx.reps} runs per setting.`,
+    } mapped no-op tasks under one parent; tasks/s from the first mapped task's start to the last one's end; ${ctx.reps} measured runs per setting, after one warm-up run for Gust (its first run starts the worker's runner processes as tasks arrive, a whole Deno process each, where a peer's jobs run in its already started worker).`,
     `Gust: one \`--role web,scheduler\` process and 1 or 2 \`--role worker\` processes, GUST_WORKER_CONCURRENCY=${o.concurrency} and GUST_WORKER_PREFETCH=${
       o.concurrency * 4
     } each, on Postgres.`,
@@ -156,6 +156,8 @@ export async function runFanout(
     });
     const runs: FanoutRun[] = [];
     try {
+      const warm = await fanoutOnce(cluster, o.tasks);
+      ctx.log(`  warm-up run: ${warm.tasksPerS.toFixed(0)} tasks/s`);
       for (let i = 0; i < ctx.reps; i++) {
         runs.push(await fanoutOnce(cluster, o.tasks));
         ctx.log(`  run ${i + 1}: ${runs.at(-1)!.tasksPerS.toFixed(0)} tasks/s`);
