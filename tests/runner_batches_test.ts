@@ -113,19 +113,25 @@ Deno.test("an aborted request waiting its turn is answered at once; its runner i
   });
 });
 
+/** A worker's queue over `pool`, and the size of every turn it sends to a runner. */
+function recordedQueue(pool: RunnerPool, folder: string, concurrency: number) {
+  const sizes: number[] = [];
+  const runBatch = pool.runBatch.bind(pool);
+  pool.runBatch = (items) => {
+    sizes.push(items.length);
+    return runBatch(items);
+  };
+  const queue = new RunnerQueue(pool, concurrency);
+  const runAll = (taskId: string, n: number) =>
+    Promise.all(
+      Array.from({ length: n }, (_, i) => queue.run(item(folder, taskId, i), `v1:${taskId}`)),
+    );
+  return { sizes, runAll };
+}
+
 Deno.test("the worker's queue batches a task once it has run quickly, and sends slow ones alone", async () => {
   await withPool(async (pool, folder) => {
-    const sizes: number[] = [];
-    const runBatch = pool.runBatch.bind(pool);
-    pool.runBatch = (items) => {
-      sizes.push(items.length);
-      return runBatch(items);
-    };
-    const queue = new RunnerQueue(pool, 2);
-    const runAll = (taskId: string, n: number) =>
-      Promise.all(
-        Array.from({ length: n }, (_, i) => queue.run(item(folder, taskId, i), `v1:${taskId}`)),
-      );
+    const { sizes, runAll } = recordedQueue(pool, folder, 2);
 
     // Unknown at first: each of the first two goes alone, to its own runner.
     await runAll("quick", 2);
@@ -144,17 +150,7 @@ Deno.test("the worker's queue batches a task once it has run quickly, and sends 
 
 Deno.test("a runner's turn holds about two milliseconds of a quick task; no-ops fill it", async () => {
   await withPool(async (pool, folder) => {
-    const sizes: number[] = [];
-    const runBatch = pool.runBatch.bind(pool);
-    pool.runBatch = (items) => {
-      sizes.push(items.length);
-      return runBatch(items);
-    };
-    const queue = new RunnerQueue(pool, 8);
-    const runAll = (taskId: string, n: number) =>
-      Promise.all(
-        Array.from({ length: n }, (_, i) => queue.run(item(folder, taskId, i), `v1:${taskId}`)),
-      );
+    const { sizes, runAll } = recordedQueue(pool, folder, 8);
     for (const taskId of ["quick", "millisecond"]) await runAll(taskId, 1); // measured once
     sizes.length = 0;
     await runAll("quick", 8);
