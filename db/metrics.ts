@@ -50,16 +50,12 @@ export async function readClusterMetrics(sql: Sql): Promise<ClusterMetrics> {
         (SELECT count(*)::int FROM import_error) AS "importErrors"
       FROM dag WHERE is_active`,
     sql<{ alive: number; leaderAlive: boolean; leaderHeartbeatAgeS: number | null }>`
-      SELECT count(*) FILTER (WHERE last_heartbeat > now() - make_interval(secs => ${
-      SCHEDULER_ALIVE_MS / 1000
-    }))::int AS alive,
-        COALESCE(bool_or(is_leader AND last_heartbeat > now() - make_interval(secs => ${
-      SCHEDULER_ALIVE_MS / 1000
-    })), false)
-          AS "leaderAlive",
+      WITH limit_ AS (SELECT now() - make_interval(secs => ${SCHEDULER_ALIVE_MS / 1000}) AS since)
+      SELECT count(*) FILTER (WHERE last_heartbeat > since)::int AS alive,
+        COALESCE(bool_or(is_leader AND last_heartbeat > since), false) AS "leaderAlive",
         extract(epoch FROM now() - max(last_heartbeat) FILTER (WHERE is_leader))::float8
           AS "leaderHeartbeatAgeS"
-      FROM scheduler_instance`,
+      FROM scheduler_instance, limit_`,
   ]);
   return { taskInstances, dagRuns, pools, dags, schedulers };
 }

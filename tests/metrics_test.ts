@@ -70,6 +70,11 @@ dbTest("/metrics counts the live work, the DAGs and this process's requests", as
     });
     assert.equal(pause.status, 200);
 
+    // A leading scheduler that heartbeats, and one that went silent an hour ago.
+    await db.sql`
+      INSERT INTO scheduler_instance (id, hostname, pid, started_at, last_heartbeat, is_leader)
+      VALUES ('live', 'h1', 1, now(), now(), true),
+        ('gone', 'h2', 2, now() - interval '2 hours', now() - interval '1 hour', false)`;
     const res = await app.request("/metrics");
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
@@ -91,6 +96,9 @@ dbTest("/metrics counts the live work, the DAGs and this process's requests", as
     assert.equal(m.get('gust_dags{state="active"}'), 1);
     assert.equal(m.get('gust_dags{state="paused"}'), 1);
     assert.equal(m.get("gust_dag_import_errors"), 0);
+    assert.equal(m.get("gust_schedulers_alive"), 1);
+    assert.equal(m.get("gust_scheduler_leader_alive"), 1);
+    assert.ok(m.get("gust_scheduler_leader_heartbeat_age_seconds")! < 60);
     assert.equal(m.get('gust_info{roles="web,scheduler,worker"}'), 1);
     assert.equal(m.get("gust_worker_concurrency"), 3);
     assert.equal(m.get('gust_worker_tries_ended_total{outcome="success"}'), 0);
