@@ -24,7 +24,7 @@ import { authenticateBearer } from "./auth_principal.ts";
 import type { Db } from "../db/client.ts";
 import type { SchedulerService } from "../scheduler/service.ts";
 import type { WorkerService } from "../worker/service.ts";
-import { health } from "./health.ts";
+import { health, pingDatabase, withinCheck } from "./health.ts";
 import type { AppEnv, Deps } from "./mod.ts";
 
 /** The roles running in this process, filled in by main.ts as each one starts. */
@@ -109,12 +109,7 @@ export function processApp(deps: Pick<Deps, "db" | "roles" | "startedAt" | "http
   app.route("/health", health);
   app.get("/metrics", async () => {
     const out = new Exposition();
-    let up = true;
-    try {
-      await deps.db.sql`SELECT 1`;
-    } catch {
-      up = false;
-    }
+    const up = await pingDatabase(deps.db).then(() => true, () => false);
     out.gauge("gust_database_up", "Whether the metadata database answered this scrape.", [
       [{}, up ? 1 : 0],
     ]);
@@ -126,7 +121,7 @@ export function processApp(deps: Pick<Deps, "db" | "roles" | "startedAt" | "http
 
 async function readOrNull(db: Db): Promise<ClusterMetrics | null> {
   try {
-    return await readClusterMetrics(db.sql);
+    return await withinCheck(() => readClusterMetrics(db.sql));
   } catch (error) {
     console.error("/metrics: the database did not answer:", (error as Error).message);
     return null;

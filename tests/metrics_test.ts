@@ -151,3 +151,41 @@ Deno.test("/metrics answers with gust_database_up 0 when the database does not",
     await db.close();
   }
 });
+
+Deno.test({
+  name:
+    "/health and /metrics answer within seconds when the database host accepts and says nothing",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // A real listener that takes the connection and never answers the client's first message.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    (async () => {
+      for await (const conn of listener) held.push(conn);
+    })().catch(() => {});
+    const db = postgresDb(`postgres://gust@127.0.0.1:${listener.addr.port}/silent`, { max: 1 });
+    const app = adminApp({ db, roles: ["web"], startedAt: new Date() });
+    const original = console.error;
+    console.error = () => {};
+    try {
+      let started = performance.now();
+      const health = await app.request("/health");
+      assert.equal(health.status, 503);
+      const body = await health.json();
+      assert.equal(body.database.status, "unhealthy");
+      assert.match(body.database.error, /did not answer within 3 s/);
+      assert.ok(performance.now() - started < 10_000);
+      started = performance.now();
+      const res = await app.request("/metrics");
+      assert.equal(res.status, 200);
+      assert.equal(parse(await res.text()).get("gust_database_up"), 0);
+      assert.ok(performance.now() - started < 10_000);
+    } finally {
+      console.error = original;
+      listener.close();
+      for (const conn of held) conn.close();
+      await db.close().catch(() => {});
+    }
+  },
+});
