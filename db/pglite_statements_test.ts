@@ -10,9 +10,18 @@ async function prepared(pg: PGlite): Promise<number> {
   return rows[0].n;
 }
 
-Deno.test("a statement is prepared once and bound anew to each call's values", async () => {
+/** A fresh in-memory PGlite for `fn`, closed after it. */
+async function withPglite(fn: (pg: PGlite) => Promise<void>): Promise<void> {
   const pg = await PGlite.create();
   try {
+    await fn(pg);
+  } finally {
+    await pg.close();
+  }
+}
+
+Deno.test("a statement is prepared once and bound anew to each call's values", async () => {
+  await withPglite(async (pg) => {
     const db = pgliteDb(pg);
     await db.sql.exec(
       "CREATE TABLE t (id int PRIMARY KEY, at timestamptz, tags text[], doc jsonb, ok boolean)",
@@ -33,14 +42,11 @@ Deno.test("a statement is prepared once and bound anew to each call's values", a
     assert.equal(none.v, null);
     // One INSERT and two SELECTs in all, however many times each ran.
     assert.equal(await prepared(pg), 3);
-  } finally {
-    await pg.close();
-  }
+  });
 });
 
 Deno.test("a failed statement leaves the cache and the session usable", async () => {
-  const pg = await PGlite.create();
-  try {
+  await withPglite(async (pg) => {
     const db = pgliteDb(pg);
     await db.sql.exec("CREATE TABLE t (id int PRIMARY KEY)");
     const insert = (id: number) => db.sql`INSERT INTO t VALUES (${id})`;
@@ -57,14 +63,11 @@ Deno.test("a failed statement leaves the cache and the session usable", async ()
     await db.begin((tx) => tx`INSERT INTO t VALUES (${4})`);
     const rows = await db.sql<{ id: number }>`SELECT id FROM t ORDER BY id`;
     assert.deepEqual(rows.map((r) => r.id), [1, 2, 4]);
-  } finally {
-    await pg.close();
-  }
+  });
 });
 
 Deno.test("a statement whose table changed shape is prepared again", async () => {
-  const pg = await PGlite.create();
-  try {
+  await withPglite(async (pg) => {
     const db = pgliteDb(pg);
     await db.sql.exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
     const all = (sql = db.sql) => sql`SELECT * FROM t WHERE id = ${1}`;
@@ -77,14 +80,11 @@ Deno.test("a statement whose table changed shape is prepared again", async () =>
     assert.deepEqual(await db.begin((tx) => all(tx)), [{ id: 1, name: "x", n: 2 }]);
     // The statements it replaced were closed: `all` has one.
     assert.equal(await prepared(pg), 1);
-  } finally {
-    await pg.close();
-  }
+  });
 });
 
 Deno.test("the least recently used statements are closed past the limit", async () => {
-  const pg = await PGlite.create();
-  try {
+  await withPglite(async (pg) => {
     const statements = new PgliteStatements(pg, 3);
     for (let i = 0; i < 10; i++) {
       assert.deepEqual(await statements.run(`SELECT ${i} AS n, $1::int AS v`, [i], false), [{
@@ -103,14 +103,11 @@ Deno.test("the least recently used statements are closed past the limit", async 
       v: 5,
     }]);
     assert.equal(await prepared(pg), 3);
-  } finally {
-    await pg.close();
-  }
+  });
 });
 
 Deno.test("a statement outside a transaction waits for an open one to end", async () => {
-  const pg = await PGlite.create();
-  try {
+  await withPglite(async (pg) => {
     const db = pgliteDb(pg);
     await db.sql.exec("CREATE TABLE t (id int)");
     let release!: () => void;
@@ -131,7 +128,5 @@ Deno.test("a statement outside a transaction waits for an open one to end", asyn
     assert.deepEqual(await outside, [{ n: 0 }]);
     await inserted;
     assert.deepEqual(await db.sql`SELECT id FROM t`, [{ id: 3 }]);
-  } finally {
-    await pg.close();
-  }
+  });
 });
