@@ -8,6 +8,8 @@
  * its own function has run under QUICK_MS lately, as measured in the runner; a turn takes as many
  * as fit in TURN_BUDGET_MS of that time (so tasks of a millisecond still spread over runners, and
  * a slow one never waits behind another), at least an even share of the free runners' work.
+ * "Lately" is the median of the last few runs: one run the scheduler of a busy machine paused for
+ * milliseconds does not make a no-op look slow.
  */
 import { toTaskError } from "./protocol.ts";
 import { type BatchItem, NOT_STARTED, type RunnerPool, type RunOutcome } from "./runner_pool.ts";
@@ -18,8 +20,8 @@ const QUICK_MS = 2;
 const MAX_BATCH = 32;
 /** A turn takes the quick requests whose expected function time adds up to about this. */
 const TURN_BUDGET_MS = 2;
-/** Weight of the newest duration in a task's running average. */
-const ALPHA = 0.3;
+/** A task's typical duration is the median of this many of its latest runs. */
+const SAMPLES = 5;
 
 interface Waiting {
   item: BatchItem;
@@ -34,8 +36,8 @@ export class RunnerQueue {
   private retry: Waiting[] = [];
   private busy = 0;
   private pumpQueued = false;
-  /** Running average of each batch key's task duration, in milliseconds. */
-  private durations = new Map<string, number>();
+  /** Each batch key's latest task durations, in milliseconds, oldest first. */
+  private durations = new Map<string, number[]>();
 
   constructor(private readonly pool: RunnerPool, private readonly concurrency: number) {}
 
@@ -61,7 +63,7 @@ export class RunnerQueue {
       if (head.batchKey && this.isQuick(head.batchKey)) {
         const free = this.concurrency - this.busy;
         const alike = this.waiting.filter((w) => w.batchKey === head.batchKey).length + 1;
-        const expectedMs = Math.max(this.durations.get(head.batchKey)!, 0.02);
+        const expectedMs = Math.max(this.typicalMs(head.batchKey), 0.02);
         const fit = Math.floor(TURN_BUDGET_MS / expectedMs);
         const size = Math.min(MAX_BATCH, alike, Math.max(Math.ceil(alike / free), fit));
         for (let i = 0; i < this.waiting.length && batch.length < size;) {
@@ -104,16 +106,26 @@ export class RunnerQueue {
 
   /** A failure or a timeout counts as slow: such a task is sent alone until it runs quickly. */
   private record(key: string, ms: number | undefined): void {
-    const sample = ms ?? Number.POSITIVE_INFINITY;
-    const last = this.durations.get(key);
-    const next = last === undefined || !Number.isFinite(last) || !Number.isFinite(sample)
-      ? sample
-      : last + ALPHA * (sample - last);
-    this.durations.set(key, next);
+    const samples = ms === undefined ? [] : this.durations.get(key) ?? [];
+    samples.push(ms ?? Number.POSITIVE_INFINITY);
+    if (samples.length > SAMPLES) samples.shift();
+    this.durations.delete(key); // re-inserted last: the map forgets the least recently run first
+    this.durations.set(key, samples);
     if (this.durations.size > 1000) this.durations.delete(this.durations.keys().next().value!);
   }
 
+  /**
+   * The median of the latest runs, the lower one of an even count: after a failure (the one
+   * sample, infinite) a single quick run makes the task quick again. Unknown: slow.
+   */
+  private typicalMs(key: string): number {
+    const samples = this.durations.get(key);
+    if (!samples) return Number.POSITIVE_INFINITY;
+    const sorted = [...samples].sort((a, b) => a - b);
+    return sorted[Math.floor((sorted.length - 1) / 2)];
+  }
+
   private isQuick(key: string): boolean {
-    return (this.durations.get(key) ?? Number.POSITIVE_INFINITY) < QUICK_MS;
+    return this.typicalMs(key) < QUICK_MS;
   }
 }
