@@ -9,6 +9,7 @@ import { dbMigrate } from "./db.ts";
 import { tasksTest } from "./tasks.ts";
 import { dagsBackfill, dagsPause, dagsTrigger, runsList, tasksClear } from "./ops.ts";
 import { UsageError } from "./output.ts";
+import { poolsCommand } from "./pools.ts";
 import { tokensCommand, usersCommand } from "./users.ts";
 
 const USAGE = `Usage: gust <command> [options]
@@ -25,6 +26,11 @@ const USAGE = `Usage: gust <command> [options]
                 [--max-active-runs <n>] [--dry-run]
   tasks clear <dag_id> <run_id> [--task <id> ...] [--downstream] [--only-failed]
   runs list <dag_id> [--limit <n>] [--json]
+  pools list [--json]
+  pools set <name> <slots> [--description <text>]
+                                              create a pool or change its slots
+                                              (a number, or unlimited)
+  pools delete <name>
   db migrate                                  apply database migrations
 
   users list [--json]
@@ -65,6 +71,7 @@ const OPTIONS = {
   username: { type: "string" },
   role: { type: "string" },
   name: { type: "string" },
+  description: { type: "string" },
   "password-stdin": { type: "boolean" },
   "expires-in-days": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -90,6 +97,7 @@ export type CliOptions = {
   username?: string;
   role?: string;
   name?: string;
+  description?: string;
   "password-stdin"?: boolean;
   "expires-in-days"?: string;
 };
@@ -145,6 +153,7 @@ export async function main(args: string[]): Promise<number> {
       default:
         if (group === "users" && command) return await usersCommand(config, command, opts);
         if (group === "tokens" && command) return await tokensCommand(config, command, rest, opts);
+        if (group === "pools" && command) return await poolsCommand(config, command, rest, opts);
         throw new UsageError(`Unknown command "${[group, command].filter(Boolean).join(" ")}"`);
     }
   } catch (error) {

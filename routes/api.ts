@@ -18,6 +18,7 @@ import { dags } from "./api/dags.ts";
 import { eventLogs } from "./api/event_logs.ts";
 import { monitor } from "./api/monitor.ts";
 import { openApiDocument } from "./api/openapi.ts";
+import { pools } from "./api/pools.ts";
 import { taskInstances } from "./api/task_instances.ts";
 import type { AppEnv } from "./mod.ts";
 
@@ -33,6 +34,7 @@ export const api = new Hono<AppEnv>()
   .route("/dags/:dag_id/clearTaskInstances", clearRoute)
   .route("/backfills", backfills)
   .route("/eventLogs", eventLogs)
+  .route("/pools", pools)
   .route("/", monitor)
   .get("/openapi.json", (c) => c.json(openApiDocument()))
   .all("*", (c) => c.json({ detail: "Not Found" }, 404))

@@ -77,6 +77,11 @@ const API_EXPECTED: Record<string, Access> = {
   get_import_errors: "read",
   create_backfill: "trigger",
   create_backfill_dry_run: "read",
+  get_pools: "read",
+  post_pool: "pools",
+  get_pool: "read",
+  patch_pool: "pools",
+  delete_pool: "pools",
   get_event_logs: "audit",
   get_event_log: "audit",
   get_health: "public",
@@ -190,7 +195,7 @@ Deno.test("the access maps resolve each route to its own entry, whatever its ids
     assert.equal(uiAccessMap.access(r.method, path), r.access, `${r.method} ${path}`);
   }
   // A path no route serves needs a signed-in caller all the same.
-  assert.equal(apiAccessMap.access("GET", "/api/v2/pools"), "read");
+  assert.equal(apiAccessMap.access("GET", "/api/v2/variables"), "read");
   assert.equal(uiAccessMap.access("GET", "/nowhere"), "read");
 });
 
@@ -212,6 +217,7 @@ async function fixture(db: Db): Promise<Fixture> {
     SELECT id FROM task_instance WHERE dag_run_id = ${dagRunId} AND task_id = 'a'`;
   await createTestUser(db, "target", "Viewer");
   await createTestToken(db, "target-token", "Viewer");
+  await db.sql`INSERT INTO pool (name, slots) VALUES ('matrix_pool', 2)`;
   const [{ id: targetTokenId }] = await db.sql<{ id: number }>`
     SELECT id FROM api_token WHERE name = 'target-token'`;
   const app = authTestApp(db);
@@ -279,6 +285,8 @@ const API_BODIES: Record<string, unknown> = {
   post_user: { username: "matrix_new", role: "Viewer" },
   patch_user: { role: "Op" },
   post_api_token: { name: "matrix token", role: "Viewer" },
+  post_pool: { name: "matrix_new_pool", slots: 4 },
+  patch_pool: { slots: 8 },
 };
 
 /** The op's path with real ids, and with `~` for every id that may be one. */
@@ -292,6 +300,7 @@ function apiPaths(path: string, f: Fixture): string[] {
     event_log_id: "1",
     username: "target",
     token_id: String(f.targetTokenId),
+    pool_name: "matrix_pool",
   };
   const numeric = new Set(["try_number", "event_log_id", "token_id"]);
   const fill = (all: boolean) =>
@@ -310,6 +319,7 @@ async function snapshot(db: Db): Promise<string> {
     db.sql`SELECT username, role, is_active, password_hash FROM app_user ORDER BY id`,
     db.sql`SELECT name, role, revoked_at FROM api_token ORDER BY id`,
     db.sql`SELECT count(*)::int AS n FROM user_session`,
+    db.sql`SELECT name, slots, description FROM pool ORDER BY name`,
   ]);
   return JSON.stringify(parts);
 }

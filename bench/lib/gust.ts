@@ -336,6 +336,24 @@ export async function waitRunApi(
   throw new Error(`Run ${dagId}/${runId} did not end within ${timeoutMs} ms (${seen})`);
 }
 
+/** Runs `gust <args>` (cli/mod.ts) against the installation `env` describes, as a user would. */
+export async function gustCli(env: Record<string, string>, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "cli/mod.ts", ...args],
+    cwd: GUST_ROOT,
+    env: { ...baseEnv(), ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  if (!out.success) {
+    throw new Error(`gust ${args.join(" ")} exited ${out.code}: ${text(out.stderr)}`);
+  }
+  return text(out.stdout);
+}
+
 /** Environment for a Gust process on Postgres or (url null) on an embedded database. */
 export function gustEnv(
   o: {

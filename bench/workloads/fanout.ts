@@ -9,6 +9,7 @@ import {
   type BenchDatabase,
   createDatabase,
   freePort,
+  gustCli,
   gustEnv,
   type GustProcess,
   startGust,
@@ -31,6 +32,15 @@ export interface FanoutOptions {
 }
 
 export const FANOUT_DEFAULTS: FanoutOptions = { tasks: 10_000, workers: [1, 2], concurrency: 16 };
+
+/**
+ * The default pool's slots for a throughput run, set with `gust pools set` as a user scaling out
+ * would (Airflow's 128 is a small installation's): each worker claims up to concurrency x 5
+ * (prefetch included) at once, and with 128 two such workers split the pool, so each commit
+ * carried half as many tries and every task cost more (BENCHMARKS.md F8). Unlimited was slower
+ * again: the scheduler then queues all 10,000 at once.
+ */
+export const FANOUT_POOL_SLOTS = 1024;
 
 export interface FanoutCluster {
   database: BenchDatabase;
@@ -87,6 +97,7 @@ export async function startCluster(
     const base = `http://127.0.0.1:${port}`;
     await waitHealthy(base, processes[0].startedAt);
     await Promise.all(processes.map((p) => p.waitFor(/Roles: /)));
+    await gustCli(env, "pools", "set", "default_pool", String(FANOUT_POOL_SLOTS));
     await waitForDags(database.db, o.dagCount);
     return { database, base, processes, close };
   } catch (error) {
@@ -134,7 +145,7 @@ export async function runFanout(
     } mapped no-op tasks under one parent; tasks/s from the first mapped task's start to the last one's end; ${ctx.reps} measured runs per setting, after one warm-up run for Gust (its first run starts the worker's runner processes as tasks arrive, a whole Deno process each, where a peer's jobs run in its already started worker).`,
     `Gust: one \`--role web,scheduler\` process and 1 or 2 \`--role worker\` processes, GUST_WORKER_CONCURRENCY=${o.concurrency} and GUST_WORKER_PREFETCH=${
       o.concurrency * 4
-    } each, on Postgres.`,
+    } each, on Postgres, with \`gust pools set default_pool ${FANOUT_POOL_SLOTS}\` (Airflow's default of 128 slots split between two such workers halved each commit's batch).`,
   ];
   if (!ctx.adminUrl) {
     return {

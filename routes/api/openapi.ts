@@ -59,6 +59,10 @@ export function openApiDocument(): Schema {
       403: "HTTPExceptionResponse",
     };
     for (const [status, schema] of Object.entries(guarded)) {
+      if (status === "204") {
+        responses[status] = { description: "Successful Response" }; // no body
+        continue;
+      }
       responses[status] = {
         description: status.startsWith("2") ? "Successful Response" : "Error",
         content: {

@@ -67,6 +67,7 @@ const errors = (...codes: number[]) =>
 const DAG = "/api/v2/dags/{dag_id}";
 const RUN = `${DAG}/dagRuns/{dag_run_id}`;
 const TI = `${RUN}/taskInstances/{task_id}`;
+const POOL = "/api/v2/pools/{pool_name}";
 const ALL_NOTE = "`~` stands for every DAG (and, where the path has them, every run or task).";
 
 export const OPERATIONS: Operation[] = [
@@ -384,6 +385,67 @@ export const OPERATIONS: Operation[] = [
     access: "read",
     body: "BackfillPostBody",
     responses: { 200: "DryRunBackfillCollectionResponse", ...errors(404, 413, 422) },
+  },
+  {
+    method: "get",
+    path: "/api/v2/pools",
+    operationId: "get_pools",
+    summary: "Get Pools",
+    tag: "Pool",
+    access: "read",
+    parameters: [
+      ...page,
+      orderBy(["id", "pool", "name", "slots"], "id"),
+      like("pool_name_pattern"),
+    ],
+    responses: { 200: "PoolCollectionResponse", ...errors(400, 422) },
+    description: "`id` orders by name: pools have no other id.",
+  },
+  {
+    method: "post",
+    path: "/api/v2/pools",
+    operationId: "post_pool",
+    summary: "Post Pool",
+    tag: "Pool",
+    access: "pools",
+    body: "PoolBody",
+    responses: { 201: "PoolResponse", ...errors(409, 413, 422) },
+  },
+  {
+    method: "get",
+    path: POOL,
+    operationId: "get_pool",
+    summary: "Get Pool",
+    tag: "Pool",
+    access: "read",
+    parameters: [path("pool_name")],
+    responses: { 200: "PoolResponse", ...errors(404) },
+  },
+  {
+    method: "patch",
+    path: POOL,
+    operationId: "patch_pool",
+    summary: "Patch Pool (its slots or description)",
+    tag: "Pool",
+    access: "pools",
+    parameters: [
+      path("pool_name"),
+      updateMask(["pool", "slots", "description", "include_deferred"]),
+    ],
+    body: "PoolPatchBody",
+    responses: { 200: "PoolResponse", ...errors(400, 404, 413, 422) },
+  },
+  {
+    method: "delete",
+    path: POOL,
+    operationId: "delete_pool",
+    summary: "Delete Pool",
+    tag: "Pool",
+    access: "pools",
+    parameters: [path("pool_name")],
+    responses: { 204: {}, ...errors(400, 404) },
+    description: "Refused for `default_pool`, and while task instances are scheduled, queued " +
+      "or running in the pool.",
   },
   {
     method: "get",

@@ -5,6 +5,7 @@
  * tests check the answers against Airflow's own document too.
  */
 import { z } from "zod";
+import { ID_PATTERN } from "../../sdk/options.ts";
 
 type Meta = { id: string; description?: string };
 export const requests = z.registry<Meta>();
@@ -405,6 +406,59 @@ export const DryRunBackfillResponse = response(
 export const DryRunBackfillCollectionResponse = response(
   "DryRunBackfillCollectionResponse",
   z.object({ backfills: z.array(DryRunBackfillResponse), total_entries: z.number().int() }),
+);
+
+// ---------------------------------------------------------------- pools
+
+const poolName = z.string().regex(
+  ID_PATTERN,
+  "must be 1 to 250 letters, digits, dashes, dots or underscores, as a task's pool",
+);
+const poolSlots = z.number().int().min(-1, "must be -1 (unlimited) or more");
+const noDeferred = "Gust has no deferrable tasks: include_deferred must be false";
+
+export const PoolBody = request(
+  "PoolBody",
+  z.strictObject({
+    name: poolName,
+    slots: poolSlots,
+    description: z.string().nullable().default(null),
+    include_deferred: z.literal(false, noDeferred).default(false),
+  }),
+);
+
+export const PoolPatchBody = request(
+  "PoolPatchBody",
+  z.strictObject({
+    pool: z.string().nullable().optional(),
+    slots: poolSlots.nullable().optional(),
+    description: z.string().nullable().optional(),
+    include_deferred: z.literal(false, noDeferred).nullable().optional(),
+  }),
+  "Without `update_mask`, the fields given change. A pool keeps its name: tasks name their " +
+    "pool in their DAG's code, so `pool` must be the pool's own name when given.",
+);
+
+export const PoolResponse = response(
+  "PoolResponse",
+  z.object({
+    name: z.string(),
+    slots: z.number().int(),
+    description: z.string().nullable(),
+    include_deferred: z.boolean(),
+    occupied_slots: z.number().int(),
+    running_slots: z.number().int(),
+    queued_slots: z.number().int(),
+    scheduled_slots: z.number().int(),
+    open_slots: z.number().int(),
+    deferred_slots: z.number().int(),
+  }),
+  "Slots -1: unlimited, and then open_slots is -1 too.",
+);
+
+export const PoolCollectionResponse = response(
+  "PoolCollectionResponse",
+  z.object({ pools: z.array(PoolResponse), total_entries: z.number().int() }),
 );
 
 // ---------------------------------------------------------------- webhooks (Gust's own)
