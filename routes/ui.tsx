@@ -16,6 +16,7 @@ import { adminUi } from "./ui/admin.tsx";
 import { dagUi } from "./ui/dag.tsx";
 import { dagsUi } from "./ui/dags.tsx";
 import { loginUi } from "./ui/login.tsx";
+import { poolsUi } from "./ui/pools.tsx";
 import { runUi } from "./ui/runs.tsx";
 import { staticUi } from "./ui/static.ts";
 import { taskInstanceUi, tiRedirect } from "./ui/task_instances.tsx";
@@ -50,6 +51,7 @@ const UI_PATHS = [
   "/logout",
   "/account/*",
   "/admin/*",
+  "/pools/*",
 ];
 
 export const ui = new Hono<AppEnv>();
@@ -57,6 +59,7 @@ for (const path of UI_PATHS) ui.use(path, securityHeaders, csrf(), uiAccess, com
 ui.route("/static", staticUi)
   .route("/", loginUi)
   .route("/admin", adminUi)
+  .route("/pools", poolsUi)
   .route("/", dagsUi)
   .route("/dags/:dagId", dagUi)
   .route("/dags/:dagId/runs/:runId", runUi)

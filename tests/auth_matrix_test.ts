@@ -122,6 +122,10 @@ const UI_EXPECTED: Record<string, Access> = {
   "POST /dags/:dagId/runs/:runId/tasks/:taskId/clear": "clear",
   "POST /dags/:dagId/runs/:runId/tasks/:taskId/mark": "mark",
   "GET /ti/:id": "read",
+  "GET /pools": "read",
+  "POST /pools": "pools",
+  "POST /pools/:name": "pools",
+  "POST /pools/:name/delete": "pools",
   "GET /admin/users": "users",
   "POST /admin/users": "users",
   "POST /admin/users/:username/role": "users",
@@ -453,6 +457,8 @@ const UI_FORMS: Record<string, Record<string, string>> = {
   "POST /admin/users/:username/role": { role: "Op" },
   "POST /admin/users/:username/active": { active: "false" },
   "POST /admin/tokens": { name: "ui matrix token", role: "Viewer" },
+  "POST /pools": { name: "ui_matrix_pool", slots: "3" },
+  "POST /pools/:name": { slots: "6" },
 };
 
 function uiPaths(path: string, f: Fixture): string[] {
@@ -461,6 +467,7 @@ function uiPaths(path: string, f: Fixture): string[] {
     runId: "m_run",
     taskId: "a",
     username: "target",
+    name: "matrix_pool",
     id: path.startsWith("/admin/tokens") ? String(f.targetTokenId) : String(f.tiId),
   };
   const fill = (all: boolean) =>

@@ -72,6 +72,7 @@ function TopBar() {
     <header class="top">
       <a class="brand" href="/">Gust</a>
       {viewer && <a href="/">DAGs</a>}
+      {viewer && <a href="/pools">Pools</a>}
       {admin.filter(([allowed]) => allowed).map(([, href, label]) => (
         <a key={href} href={href}>{label}</a>
       ))}

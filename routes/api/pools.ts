@@ -4,24 +4,12 @@
  * task instances hold or wait for cannot be deleted (they would fail for a missing pool).
  */
 import { Hono } from "hono";
-import { insertAudit } from "../../db/audit_log.ts";
-import {
-  DEFAULT_POOL,
-  deletePool,
-  getPool,
-  insertPool,
-  listPoolsPage,
-  lockPool,
-  poolInstancesActive,
-  type PoolRow,
-  updatePool,
-} from "../../db/pools.ts";
-import { auditEntry } from "../auth_audit.ts";
-import type { AppEnv } from "../mod.ts";
-import { type ApiContext, apiError, badRequest, body, notFound, QueryReader } from "./common.ts";
-import { PoolBody, PoolPatchBody, type PoolResponse } from "./schemas.ts";
 import type { z } from "zod";
-import { wakeScheduler } from "./util.ts";
+import { getPool, listPoolsPage, type PoolRow } from "../../db/pools.ts";
+import type { AppEnv } from "../mod.ts";
+import { changePool, createPool, PoolError, removePool } from "../pool_manage.ts";
+import { type ApiContext, apiError, badRequest, body, QueryReader } from "./common.ts";
+import { PoolBody, PoolPatchBody, type PoolResponse } from "./schemas.ts";
 
 const POOL_ORDER: Record<string, string> = {
   id: "p.name",
@@ -48,10 +36,17 @@ export function poolResponse(p: PoolRow): z.infer<typeof PoolResponse> {
   };
 }
 
-const missing = (name: string): never => notFound(`The Pool with name: \`${name}\` was not found`);
-
-async function poolOr404(c: ApiContext, name: string): Promise<PoolRow> {
-  return (await getPool(c.get("deps").db.sql, name)) ?? missing(name);
+/** The pool as it is now, after `change` (a refusal it raises becomes the answer). */
+async function poolAnswer(c: ApiContext, name: string, change?: () => Promise<unknown>) {
+  try {
+    await change?.();
+    const pool = await getPool(c.get("deps").db.sql, name);
+    if (!pool) throw new PoolError(`The Pool with name: \`${name}\` was not found`, 404);
+    return poolResponse(pool);
+  } catch (error) {
+    if (error instanceof PoolError) apiError(error.status, error.message);
+    throw error;
+  }
 }
 
 export const pools = new Hono<AppEnv>()
@@ -70,22 +65,11 @@ export const pools = new Hono<AppEnv>()
     );
     return c.json({ pools: page.pools.map(poolResponse), total_entries: page.total });
   })
-  .get(
-    "/:pool_name",
-    async (c) => c.json(poolResponse(await poolOr404(c, c.req.param("pool_name")))),
-  )
+  .get("/:pool_name", async (c) => c.json(await poolAnswer(c, c.req.param("pool_name"))))
   .post("/", async (c) => {
     const b = await body(c, PoolBody);
-    const { db } = c.get("deps");
-    const p = { name: b.name, slots: b.slots, description: b.description ?? "" };
-    const created = await db.begin(async (tx) => {
-      if (!await insertPool(tx, p)) return false;
-      await insertAudit(tx, auditEntry(c, "pool_create", {}, { pool: p.name, slots: p.slots }));
-      return true;
-    });
-    if (!created) apiError(409, `Pool with name: \`${p.name}\` already exists`);
-    await wakeScheduler(db); // tasks scheduled into a pool created late may queue now
-    return c.json(poolResponse((await getPool(db.sql, p.name))!), 201);
+    const pool = { name: b.name, slots: b.slots, description: b.description ?? "" };
+    return c.json(await poolAnswer(c, b.name, () => createPool(c, pool)), 201);
   })
   .patch("/:pool_name", async (c) => {
     const name = c.req.param("pool_name");
@@ -102,39 +86,18 @@ export const pools = new Hono<AppEnv>()
     if (fields.has("slots") && (b.slots === undefined || b.slots === null)) {
       badRequest("slots must be given, as -1 (unlimited) or more");
     }
-    const { db } = c.get("deps");
-    const changed = await db.begin(async (tx) => {
-      const was = await lockPool(tx, name);
-      if (!was) return missing(name);
-      const next = {
-        slots: fields.has("slots") ? b.slots! : was.slots,
-        description: fields.has("description") ? b.description ?? "" : was.description,
-      };
-      if (next.slots === was.slots && next.description === was.description) return false;
-      await updatePool(tx, name, next);
-      await insertAudit(
-        tx,
-        auditEntry(c, "pool_update", {}, { pool: name, from_slots: was.slots, slots: next.slots }),
-      );
-      return true;
-    });
-    if (changed) await wakeScheduler(db); // more slots: the scheduler can queue into them now
-    return c.json(poolResponse(await poolOr404(c, name)));
+    const change = {
+      ...(fields.has("slots") ? { slots: b.slots! } : {}),
+      ...(fields.has("description") ? { description: b.description ?? "" } : {}),
+    };
+    return c.json(await poolAnswer(c, name, () => changePool(c, name, change)));
   })
   .delete("/:pool_name", async (c) => {
-    const name = c.req.param("pool_name");
-    if (name === DEFAULT_POOL) badRequest("Default Pool can't be deleted");
-    await c.get("deps").db.begin(async (tx) => {
-      if (!await lockPool(tx, name)) return missing(name);
-      const active = await poolInstancesActive(tx, name);
-      if (active > 0) {
-        badRequest(
-          `Pool \`${name}\` has ${active} task instance(s) scheduled, queued or running; ` +
-            "delete it once they are done, or give their tasks another pool",
-        );
-      }
-      await deletePool(tx, name);
-      await insertAudit(tx, auditEntry(c, "pool_delete", {}, { pool: name }));
-    });
+    try {
+      await removePool(c, c.req.param("pool_name"));
+    } catch (error) {
+      if (error instanceof PoolError) apiError(error.status, error.message);
+      throw error;
+    }
     return c.body(null, 204);
   });
