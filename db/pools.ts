@@ -20,6 +20,14 @@ export interface PoolRow {
   scheduledSlots: number;
 }
 
+/**
+ * Slots free for more instances: -1 for an unlimited pool, and 0 (never less) for one whose
+ * slots were cut below what its instances already hold.
+ */
+export function openSlots(p: PoolRow): number {
+  return p.slots < 0 ? -1 : Math.max(0, p.slots - p.runningSlots - p.queuedSlots);
+}
+
 // Occupancy from the instances that hold or wait for slots: a small set however long the
 // history grows (the partial indexes on queued, running and scheduled instances cover it).
 const POOL_SELECT = `SELECT p.name, p.slots, p.description,

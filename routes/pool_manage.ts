@@ -22,7 +22,7 @@ export class PoolError extends Error {
   }
 }
 
-const missing = (name: string) =>
+export const missingPool = (name: string) =>
   new PoolError(`The Pool with name: \`${name}\` was not found`, 404);
 
 export async function createPool(
@@ -48,7 +48,7 @@ export async function changePool(
   const { db } = c.get("deps");
   const changed = await db.begin(async (tx) => {
     const was = await lockPool(tx, name);
-    if (!was) throw missing(name);
+    if (!was) throw missingPool(name);
     const next = {
       slots: change.slots ?? was.slots,
       description: change.description ?? was.description,
@@ -72,7 +72,7 @@ export async function changePool(
 export async function removePool(c: AuthContext, name: string): Promise<void> {
   if (name === DEFAULT_POOL) throw new PoolError("Default Pool can't be deleted", 400);
   await c.get("deps").db.begin(async (tx) => {
-    if (!await lockPool(tx, name)) throw missing(name);
+    if (!await lockPool(tx, name)) throw missingPool(name);
     const active = await poolInstancesActive(tx, name);
     if (active > 0) {
       throw new PoolError(

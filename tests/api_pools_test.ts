@@ -199,6 +199,9 @@ dbTest("a pool's slots count what its task instances hold and wait for", async (
     [3, 2, 1, 5],
   );
   assert.equal(wide.open_slots, 5);
+  const cut = await api.call("PATCH", POOL, { params: { pool_name: "wide" }, body: { slots: 2 } });
+  assert.equal(cut.open_slots, 0, "cut below what is held: none open, not a negative count");
+  await api.call("PATCH", POOL, { params: { pool_name: "wide" }, body: { slots: 10 } });
   const found = await api.call("GET", POOLS, { query: "pool_name_pattern=WID&order_by=-slots" });
   assert.deepEqual(found.pools.map((p: { name: string }) => p.name), ["wide"]);
   const ordered = await api.call("GET", POOLS, { query: "order_by=-slots" });

@@ -3,7 +3,7 @@
  * (scheduled), for anyone who may read; forms to resize, describe, delete and create pools for
  * those who may manage them (Op and Admin). Names are text rendered by Preact, so escaped.
  */
-import type { PoolRow } from "../db/pools.ts";
+import { openSlots, type PoolRow } from "../db/pools.ts";
 import { FormField, Layout } from "./layout.tsx";
 import { useCan } from "./viewer.ts";
 
@@ -11,10 +11,6 @@ const poolUrl = (name: string, action = "") =>
   `/pools/${encodeURIComponent(name)}${action ? `/${action}` : ""}`;
 
 const slotsText = (slots: number) => (slots < 0 ? "unlimited" : String(slots));
-
-function openSlots(p: PoolRow): string {
-  return p.slots < 0 ? "unlimited" : String(p.slots - p.runningSlots - p.queuedSlots);
-}
 
 export function PoolsPage(props: { pools: PoolRow[]; notice?: string; error?: string }) {
   const manage = useCan("pools");
@@ -65,7 +61,7 @@ export function PoolsPage(props: { pools: PoolRow[]; notice?: string; error?: st
                 <td class="running">{p.runningSlots}</td>
                 <td class="queued">{p.queuedSlots}</td>
                 <td class="scheduled">{p.scheduledSlots}</td>
-                <td class="open">{openSlots(p)}</td>
+                <td class="open">{slotsText(openSlots(p))}</td>
                 <td class="hide-narrow break">{p.description}</td>
                 {manage && (
                   <td>

@@ -5,9 +5,9 @@
  */
 import { Hono } from "hono";
 import type { z } from "zod";
-import { getPool, listPoolsPage, type PoolRow } from "../../db/pools.ts";
+import { getPool, listPoolsPage, openSlots, type PoolRow } from "../../db/pools.ts";
 import type { AppEnv } from "../mod.ts";
-import { changePool, createPool, PoolError, removePool } from "../pool_manage.ts";
+import { changePool, createPool, missingPool, PoolError, removePool } from "../pool_manage.ts";
 import { type ApiContext, apiError, badRequest, body, QueryReader } from "./common.ts";
 import { PoolBody, PoolPatchBody, type PoolResponse } from "./schemas.ts";
 
@@ -21,17 +21,16 @@ const POOL_ORDER: Record<string, string> = {
 const PATCHABLE = ["pool", "slots", "description", "include_deferred"] as const;
 
 export function poolResponse(p: PoolRow): z.infer<typeof PoolResponse> {
-  const occupied = p.runningSlots + p.queuedSlots;
   return {
     name: p.name,
     slots: p.slots,
     description: p.description === "" ? null : p.description,
     include_deferred: false,
-    occupied_slots: occupied,
+    occupied_slots: p.runningSlots + p.queuedSlots,
     running_slots: p.runningSlots,
     queued_slots: p.queuedSlots,
     scheduled_slots: p.scheduledSlots,
-    open_slots: p.slots < 0 ? -1 : p.slots - occupied,
+    open_slots: openSlots(p),
     deferred_slots: 0,
   };
 }
@@ -41,7 +40,7 @@ async function poolAnswer(c: ApiContext, name: string, change?: () => Promise<un
   try {
     await change?.();
     const pool = await getPool(c.get("deps").db.sql, name);
-    if (!pool) throw new PoolError(`The Pool with name: \`${name}\` was not found`, 404);
+    if (!pool) throw missingPool(name);
     return poolResponse(pool);
   } catch (error) {
     if (error instanceof PoolError) apiError(error.status, error.message);
