@@ -3,6 +3,7 @@
  * (and, for a running try, on the lease), so a doubled or late call changes nothing.
  */
 import { json, raw, type Sql } from "./client.ts";
+import { frag, query } from "./fragment.ts";
 import type { Change, TiView } from "../scheduler/decide.ts";
 
 /**
@@ -220,14 +221,22 @@ export async function claimTasks(
   },
 ): Promise<ClaimedTi[]> {
   const leaseUntil = new Date(c.now.getTime() + c.leaseMs);
-  return await sql<ClaimedTi>`
+  // One queue (the usual worker) as an equality, so the index returns the queue's rows in the
+  // claim's order and the claim reads only those it takes; a btree does not keep the order of
+  // an ANY over its leading column (Postgres before 17), so several queues are read and sorted.
+  const inQueues = c.queues.length === 1
+    ? frag`queue = ${c.queues[0]}`
+    : frag`queue = ANY(${c.queues})`;
+  return await query<ClaimedTi>(
+    sql,
+    frag`
     WITH claimed AS (
       UPDATE task_instance ti SET state = 'running', try_number = ti.try_number + 1,
         lease_owner = ${c.worker}, lease_expires_at = ${leaseUntil}, start_date = ${c.now},
         end_date = NULL, duration_ms = NULL, hostname = ${c.hostname}, updated_at = ${c.now}
       WHERE ti.id IN (
         SELECT id FROM task_instance
-        WHERE state = 'queued' AND queue = ANY(${c.queues})
+        WHERE state = 'queued' AND ${inQueues}
         ORDER BY priority_weight DESC, queued_at, id
         LIMIT ${c.limit}
         FOR UPDATE SKIP LOCKED)
@@ -244,7 +253,8 @@ export async function claimTasks(
       r.logical_date AS "logicalDate", r.data_interval_start AS "dataIntervalStart",
       r.data_interval_end AS "dataIntervalEnd"
     FROM claimed c JOIN dag_run r ON r.id = c.dag_run_id
-    ORDER BY c.priority_weight DESC, c.id`;
+    ORDER BY c.priority_weight DESC, c.id`,
+  );
 }
 
 /** Extends the leases a worker still holds; returns the ids it no longer holds. */

@@ -38,9 +38,10 @@ export const FANOUT_DEFAULTS: FanoutOptions = { tasks: 10_000, workers: [1, 2], 
  * would (Airflow's 128 is a small installation's): each worker claims up to concurrency x 5
  * (prefetch included) at once, and with 128 two such workers split the pool, so each commit
  * carried half as many tries and every task cost more (BENCHMARKS.md F8). Unlimited was slower
- * again: the scheduler then queues all 10,000 at once.
+ * again: the scheduler then queues all 10,000 at once. BENCH_POOL_SLOTS (-1: unlimited) sets
+ * another size, to measure a change at several.
  */
-export const FANOUT_POOL_SLOTS = 1024;
+export const FANOUT_POOL_SLOTS = Number(Deno.env.get("BENCH_POOL_SLOTS") ?? 1024);
 
 export interface FanoutCluster {
   database: BenchDatabase;
@@ -97,7 +98,13 @@ export async function startCluster(
     const base = `http://127.0.0.1:${port}`;
     await waitHealthy(base, processes[0].startedAt);
     await Promise.all(processes.map((p) => p.waitFor(/Roles: /)));
-    await gustCli(env, "pools", "set", "default_pool", String(FANOUT_POOL_SLOTS));
+    await gustCli(
+      env,
+      "pools",
+      "set",
+      "default_pool",
+      FANOUT_POOL_SLOTS < 0 ? "unlimited" : String(FANOUT_POOL_SLOTS),
+    );
     await waitForDags(database.db, o.dagCount);
     return { database, base, processes, close };
   } catch (error) {
