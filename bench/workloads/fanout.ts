@@ -37,9 +37,8 @@ export const FANOUT_DEFAULTS: FanoutOptions = { tasks: 10_000, workers: [1, 2], 
  * The default pool's slots for a throughput run, set with `gust pools set` as a user scaling out
  * would (Airflow's 128 is a small installation's): each worker claims up to concurrency x 5
  * (prefetch included) at once, and with 128 two such workers split the pool, so each commit
- * carried half as many tries and every task cost more (BENCHMARKS.md F8). Unlimited was slower
- * again: the scheduler then queues all 10,000 at once. BENCH_POOL_SLOTS (-1: unlimited) sets
- * another size, to measure a change at several.
+ * carried half as many tries and every task cost more (BENCHMARKS.md F8). BENCH_POOL_SLOTS (-1:
+ * unlimited) sets another size, to measure a change at several.
  */
 export const FANOUT_POOL_SLOTS = Number(Deno.env.get("BENCH_POOL_SLOTS") ?? 1024);
 
