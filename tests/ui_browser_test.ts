@@ -67,6 +67,7 @@ Deno.test({
     await worker.start();
     await createTestUser(db, "ada", "User");
     await createTestUser(db, "vic", "Viewer");
+    await createTestUser(db, "oli", "Op");
     const app = createApp({
       db,
       roles: ["web", "scheduler", "worker"],
@@ -244,6 +245,40 @@ Deno.test({
         assert.equal(await viewer.locator("#ti-actions").count(), 0);
         await other.close();
       });
+
+      await t.step(
+        "an Op makes and resizes a pool on the Pools page; a User only reads it",
+        async () => {
+          const other = await browser!.newContext();
+          const op = await other.newPage();
+          op.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+          await op.goto(`${base}/login?next=%2Fpools`);
+          await op.fill("#username", "oli");
+          await op.fill("#password", TEST_PASSWORD);
+          await op.click('#login-form button[type="submit"]');
+          await op.waitForURL(`${base}/pools`);
+          await op.fill("#new-pool-name", "vendor_api");
+          await op.fill("#new-pool-slots", "4");
+          await op.fill("#new-pool-description", "Rate-limited vendor API");
+          await op.click('#new-pool button[type="submit"]');
+          await op.locator("#notice >> text=Created pool vendor_api with 4 slots").waitFor();
+          assert.equal(await op.locator("tr[data-pool=vendor_api] .open").textContent(), "4");
+          await op.fill('tr[data-pool=vendor_api] input[name="slots"]', "unlimited");
+          await op.click('tr[data-pool=vendor_api] button:text("Set")');
+          await op.locator("#notice >> text=vendor_api has unlimited slots").waitFor();
+          const [pool] = await db.sql<{ slots: number }>`
+          SELECT slots FROM pool WHERE name = 'vendor_api'`;
+          assert.equal(pool.slots, -1);
+          await other.close();
+          await page.goto(`${base}/pools`);
+          await page.locator("tr[data-pool=vendor_api]").waitFor();
+          assert.equal(
+            await page.locator("form[action^='/pools']").count(),
+            0,
+            "a User gets no form",
+          );
+        },
+      );
 
       await t.step("logging out ends the session", async () => {
         await page.goto(`${base}/`);
