@@ -5,20 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { openDb } from "../db/open.ts";
+import { runGust } from "./cli_helpers.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-
-async function gust(env: Record<string, string>, ...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `--config=${ROOT}deno.json`, `${ROOT}cli/mod.ts`, ...args],
-    env: { ...env, NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
+const gust = (env: Record<string, string>, ...args: string[]) => runGust(env, args);
 
 Deno.test({
   name: "gust pools as a process",

@@ -7,6 +7,7 @@
  */
 import { localCredential } from "./auth_helpers.ts";
 import assert from "node:assert/strict";
+import { runGust } from "./cli_helpers.ts";
 import { dagFolder } from "./helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -25,17 +26,7 @@ export default dag({
 `,
 };
 
-async function gust(env: Record<string, string>, ...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `--config=${ROOT}deno.json`, `${ROOT}cli/mod.ts`, ...args],
-    env: { ...env, NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
+const gust = (env: Record<string, string>, ...args: string[]) => runGust(env, args);
 
 async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

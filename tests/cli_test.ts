@@ -2,9 +2,8 @@
  * The CLI as users run it: a separate process, its exit status, its text and its JSON.
  */
 import assert from "node:assert/strict";
+import { runGust } from "./cli_helpers.ts";
 import { dagFolder } from "./helpers.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
 
 const DAGS = {
   "good.ts": `
@@ -42,22 +41,7 @@ export default dag({ id: "cli_broken" }, (t) => {
 `,
 };
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function gust(env: Record<string, string>, ...args: string[]): Promise<Result> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `--config=${ROOT}deno.json`, `${ROOT}cli/mod.ts`, ...args],
-    env: { ...env, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-}
+const gust = (env: Record<string, string>, ...args: string[]) => runGust(env, args);
 
 Deno.test({
   name: "the gust CLI as a process",

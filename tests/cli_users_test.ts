@@ -7,26 +7,9 @@
 import assert from "node:assert/strict";
 import { verifyPassword } from "../auth/password.ts";
 import { openDb } from "../db/open.ts";
+import { runGust } from "./cli_helpers.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-
-async function gust(env: Record<string, string>, args: string[], stdin?: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `--config=${ROOT}deno.json`, `${ROOT}cli/mod.ts`, ...args],
-    env: { ...env, NO_COLOR: "1" },
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const out = await child.output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
+const gust = runGust;
 
 Deno.test({
   name: "gust users and gust tokens as processes",
