@@ -301,6 +301,8 @@ dbTest("a waiting task says why it is not running", async (t, db) => {
     await setStates(db, id, { a: "success", b: "scheduled" }, "running");
     await db.sql`UPDATE pool SET slots = 0 WHERE name = 'default_pool'`;
     assert.match(await reasons("b"), /Pool "default_pool" is full: 0 of 0 slots in use/);
+    const { doc } = await getPage(app, urls.ti("chain", "r1", "b"));
+    assert.equal(doc.querySelector("#waiting a#pools-link")?.getAttribute("href"), "/pools");
   });
   await t.step("the DAG's maxActiveTasks", async () => {
     await db.sql`UPDATE pool SET slots = 128 WHERE name = 'default_pool'`;
@@ -308,5 +310,7 @@ dbTest("a waiting task says why it is not running", async (t, db) => {
       .sql`UPDATE dag_version SET serialized = jsonb_set(serialized, '{maxActiveTasks}', '0')`;
     db.sql.cache.clear(); // versions are cached as immutable: this test rewrote one
     assert.match(await reasons("b"), /maxActiveTasks is 0/);
+    const { doc } = await getPage(app, urls.ti("chain", "r1", "b"));
+    assert.equal(doc.querySelector("#pools-link"), null, "no pool in the reasons, no link");
   });
 });

@@ -75,6 +75,10 @@ export function TiSummary(props: TiSummaryProps) {
         <div class="notice" id="waiting">
           <strong>Why it is not running yet</strong>
           <ul>{props.waiting.map((w) => <li key={w}>{w}</li>)}</ul>
+          {/* A missing or full pool is fixed on the Pools page (by an Op). */}
+          {props.waiting.some((w) => w.startsWith('Pool "')) && (
+            <a href="/pools" id="pools-link">See the pools</a>
+          )}
         </div>
       )}
       <Facts
