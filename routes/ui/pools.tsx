@@ -1,7 +1,7 @@
 /**
  * `/pools`: the Pools page for every reader, and its forms for those who may manage pools. Each
- * action answers with the page, carrying its notice or its error (with the status an API client
- * would get), through the same changes as `/api/v2/pools`.
+ * action answers with the page, carrying its notice or its error (404 and 409 as the API answers,
+ * 422 for bad input and for a refused change), through the same changes as `/api/v2/pools`.
  */
 import { Hono } from "hono";
 import { frag } from "../../db/fragment.ts";
