@@ -8,8 +8,8 @@
  * its own function has run under QUICK_MS lately, as measured in the runner; a turn takes as many
  * as fit in TURN_BUDGET_MS of that time (so tasks of a millisecond still spread over runners, and
  * a slow one never waits behind another), at least an even share of the free runners' work.
- * "Lately" is the median of the last few runs: one run the scheduler of a busy machine paused for
- * milliseconds does not make a no-op look slow.
+ * "Lately" is the median of the last few runs: one run that a busy machine's CPU scheduler paused
+ * for milliseconds does not make a no-op look slow.
  */
 import { toTaskError } from "./protocol.ts";
 import { type BatchItem, NOT_STARTED, type RunnerPool, type RunOutcome } from "./runner_pool.ts";
