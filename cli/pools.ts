@@ -3,6 +3,7 @@
  * creates the pool or changes its slots (and description, when given).
  */
 import type { Config } from "../config.ts";
+import { parseSlots, slotsLabel } from "../db/pools.ts";
 import type { ApiJson } from "./client.ts";
 import type { CliOptions } from "./mod.ts";
 import { check, withClient } from "./ops.ts";
@@ -10,16 +11,12 @@ import { printJson, printTable, UsageError } from "./output.ts";
 
 const path = (s: string) => `/pools/${encodeURIComponent(s)}`;
 
-/** `unlimited` or -1 (which the shell passes only after `--`, as it reads like an option). */
+/** `unlimited` or a number (-1 too, though the shell passes it only after `--`). */
 function slotsArgument(value: string | undefined): number {
-  const slots = value === "unlimited" ? -1 : Number(value);
-  if (value === undefined || !Number.isInteger(slots) || slots < -1) {
-    throw new UsageError("<slots> must be a whole number of slots, or unlimited");
-  }
+  const slots = parseSlots(value);
+  if (slots === null) throw new UsageError("<slots> must be a whole number of slots, or unlimited");
   return slots;
 }
-
-const shown = (slots: number) => (slots < 0 ? "unlimited" : String(slots));
 
 export async function poolsCommand(
   config: Config,
@@ -48,11 +45,11 @@ export async function poolsCommand(
           ["pool", "slots", "running", "queued", "scheduled", "open", "description"],
           ...pools.map((p: ApiJson) => [
             p.name,
-            shown(p.slots),
+            slotsLabel(p.slots),
             String(p.running_slots),
             String(p.queued_slots),
             String(p.scheduled_slots),
-            shown(p.open_slots),
+            slotsLabel(p.open_slots),
             p.description ?? "",
           ]),
         ]);
@@ -69,7 +66,7 @@ export async function poolsCommand(
         }
         const pool = check(answer);
         if (opts.json) printJson(pool);
-        else console.log(`${verb} pool ${pool.name}: ${shown(pool.slots)} slots`);
+        else console.log(`${verb} pool ${pool.name}: ${slotsLabel(pool.slots)} slots`);
         return 0;
       }
       default: {

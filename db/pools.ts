@@ -20,6 +20,18 @@ export interface PoolRow {
   scheduledSlots: number;
 }
 
+/** Slots as people write them: a whole number from 0, or `unlimited` (or -1); null otherwise. */
+export function parseSlots(text: string | undefined): number | null {
+  const value = (text ?? "").trim().toLowerCase();
+  if (value === "unlimited") return -1;
+  if (!/^-?\d{1,9}$/.test(value)) return null;
+  const slots = Number(value);
+  return slots >= -1 ? slots : null;
+}
+
+/** Slots as shown to people: the number, or `unlimited`. */
+export const slotsLabel = (slots: number): string => (slots < 0 ? "unlimited" : String(slots));
+
 /**
  * Slots free for more instances: -1 for an unlimited pool, and 0 (never less) for one whose
  * slots were cut below what its instances already hold.

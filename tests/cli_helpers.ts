@@ -30,3 +30,21 @@ export async function runGust(
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
+
+/**
+ * Runs `fn` with a GUST_HOME and a DAG folder of its own, and an environment that points the CLI
+ * at them with no server answering (port 1), so the commands open the embedded database
+ * themselves; both folders are removed after.
+ */
+export async function withEmbeddedHome(
+  fn: (env: Record<string, string>, home: string) => Promise<void>,
+): Promise<void> {
+  const home = await Deno.makeTempDir({ prefix: "gust_home_" });
+  const dags = await Deno.makeTempDir({ prefix: "gust_dags_" });
+  try {
+    await fn({ GUST_HOME: home, GUST_DAGS_FOLDER: dags, GUST_PORT: "1" }, home);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+    await Deno.remove(dags, { recursive: true });
+  }
+}

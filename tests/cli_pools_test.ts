@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { openDb } from "../db/open.ts";
-import { runGust } from "./cli_helpers.ts";
+import { runGust, withEmbeddedHome } from "./cli_helpers.ts";
 
 const gust = (env: Record<string, string>, ...args: string[]) => runGust(env, args);
 
@@ -14,11 +14,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const home = await Deno.makeTempDir({ prefix: "gust_home_" });
-    const dags = await Deno.makeTempDir({ prefix: "gust_dags_" });
-    // No server answers on this port: the commands open the embedded database themselves.
-    const env = { GUST_HOME: home, GUST_DAGS_FOLDER: dags, GUST_PORT: "1" };
-    try {
+    await withEmbeddedHome(async (env, home) => {
       await t.step("set creates a pool, then changes its slots", async () => {
         const made = await gust(env, "pools", "set", "vendor_api", "4", "--description", "Vendor");
         assert.equal(made.code, 0, made.stderr);
@@ -84,9 +80,6 @@ Deno.test({
           await db.close();
         }
       });
-    } finally {
-      await Deno.remove(home, { recursive: true });
-      await Deno.remove(dags, { recursive: true });
-    }
+    });
   },
 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { verifyPassword } from "../auth/password.ts";
 import { openDb } from "../db/open.ts";
-import { runGust } from "./cli_helpers.ts";
+import { runGust, withEmbeddedHome } from "./cli_helpers.ts";
 
 const gust = runGust;
 
@@ -16,12 +16,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const home = await Deno.makeTempDir({ prefix: "gust_home_" });
-    const dags = await Deno.makeTempDir({ prefix: "gust_dags_" });
-    // No server answers on this port: the commands open the embedded database themselves.
-    const env = { GUST_HOME: home, GUST_DAGS_FOLDER: dags, GUST_PORT: "1" };
     let generated = "";
-    try {
+    await withEmbeddedHome(async (env, home) => {
       await t.step("users create reads a password from stdin, and prints none", async () => {
         const r = await gust(
           env,
@@ -156,9 +152,6 @@ Deno.test({
           }
         },
       );
-    } finally {
-      await Deno.remove(home, { recursive: true });
-      await Deno.remove(dags, { recursive: true });
-    }
+    });
   },
 });

@@ -3,14 +3,12 @@
  * (scheduled), for anyone who may read; forms to resize, describe, delete and create pools for
  * those who may manage them (Op and Admin). Names are text rendered by Preact, so escaped.
  */
-import { openSlots, type PoolRow } from "../db/pools.ts";
+import { openSlots, type PoolRow, slotsLabel } from "../db/pools.ts";
 import { FormField, Layout } from "./layout.tsx";
 import { useCan } from "./viewer.ts";
 
 const poolUrl = (name: string, action = "") =>
   `/pools/${encodeURIComponent(name)}${action ? `/${action}` : ""}`;
-
-const slotsText = (slots: number) => (slots < 0 ? "unlimited" : String(slots));
 
 export function PoolsPage(props: { pools: PoolRow[]; notice?: string; error?: string }) {
   const manage = useCan("pools");
@@ -48,7 +46,7 @@ export function PoolsPage(props: { pools: PoolRow[]; notice?: string; error?: st
                       <form class="inline" method="post" action={poolUrl(p.name)}>
                         <input
                           name="slots"
-                          value={slotsText(p.slots)}
+                          value={slotsLabel(p.slots)}
                           size={9}
                           aria-label={`Slots of ${p.name}`}
                           required
@@ -56,12 +54,12 @@ export function PoolsPage(props: { pools: PoolRow[]; notice?: string; error?: st
                         <button type="submit">Set</button>
                       </form>
                     )
-                    : slotsText(p.slots)}
+                    : slotsLabel(p.slots)}
                 </td>
                 <td class="running">{p.runningSlots}</td>
                 <td class="queued">{p.queuedSlots}</td>
                 <td class="scheduled">{p.scheduledSlots}</td>
-                <td class="open">{slotsText(openSlots(p))}</td>
+                <td class="open">{slotsLabel(openSlots(p))}</td>
                 <td class="hide-narrow break">{p.description}</td>
                 {manage && (
                   <td>

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { frag } from "../../db/fragment.ts";
-import { listPoolsPage } from "../../db/pools.ts";
+import { listPoolsPage, parseSlots, slotsLabel } from "../../db/pools.ts";
 import { PoolsPage } from "../../views/pools_page.tsx";
 import { PoolBody } from "../api/schemas.ts";
 import type { AppEnv } from "../mod.ts";
@@ -19,15 +19,6 @@ async function poolsPage(
 ) {
   const { pools } = await listPoolsPage(c.get("deps").db.sql, {}, frag`ORDER BY p.name`, 1000, 0);
   return page(c, <PoolsPage pools={pools} {...o} />, status);
-}
-
-/** A slots field: a whole number from -1, or "unlimited"; null when it is neither. */
-function slotsField(value: string | undefined): number | null {
-  const text = (value ?? "").trim().toLowerCase();
-  if (text === "unlimited") return -1;
-  if (!/^-?\d{1,9}$/.test(text)) return null;
-  const n = Number(text);
-  return n >= -1 ? n : null;
 }
 
 const SLOTS_HELP = "Slots are a whole number (0 or more), or unlimited";
@@ -46,7 +37,7 @@ export const poolsUi = new Hono<AppEnv>()
   .get("/", (c) => poolsPage(c))
   .post("/", async (c) => {
     const f = await formFields(c);
-    const slots = slotsField(f.slots);
+    const slots = parseSlots(f.slots);
     if (slots === null) return await poolsPage(c, { error: SLOTS_HELP }, 422);
     const parsed = PoolBody.safeParse({
       name: (f.name ?? "").trim(),
@@ -60,16 +51,16 @@ export const poolsUi = new Hono<AppEnv>()
     const { name, description } = parsed.data;
     return await attempt(c, async () => {
       await createPool(c, { name, slots, description: description ?? "" });
-      return `Created pool ${name} with ${slots < 0 ? "unlimited" : slots} slots`;
+      return `Created pool ${name} with ${slotsLabel(slots)} slots`;
     });
   })
   .post("/:name", async (c) => {
     const name = c.req.param("name");
-    const slots = slotsField((await formFields(c)).slots);
+    const slots = parseSlots((await formFields(c)).slots);
     if (slots === null) return await poolsPage(c, { error: SLOTS_HELP }, 422);
     return await attempt(c, async () => {
       const changed = await changePool(c, name, { slots });
-      const shown = slots < 0 ? "unlimited" : String(slots);
+      const shown = slotsLabel(slots);
       return changed ? `${name} has ${shown} slots` : `${name} had ${shown} slots already`;
     });
   })
