@@ -121,11 +121,17 @@ function sandboxDags(port: number, outside: string): Record<string, string> {
         t.task("net_other_port", { permissions: { net: ["127.0.0.1:${port}"] } }, async () => {
           (await Deno.connect({ hostname: "127.0.0.1", port: 9 })).close();
         });
-        t.task("env_declared", { permissions: { env: ["SOME_VAR", "DATABASE_URL"] } }, () => ({
+        t.task("env_declared", {
+          permissions: { env: ["SOME_VAR", "DATABASE_URL", "DENO_AUTH_TOKENS"] },
+        }, () => ({
           some: env("SOME_VAR"),
           database: env("DATABASE_URL"),
+          tokens: env("DENO_AUTH_TOKENS"),
           home: env("HOME"),
         }));
+        t.task("through_proxy", { permissions: { net: ["gust-proxied.invalid"] } }, async () => {
+          return await (await fetch("http://gust-proxied.invalid/page")).text();
+        });
         t.task("env_undeclared", () => ({ some: env("SOME_VAR") }));
         t.task("read_inside", () => Deno.readTextFile(new URL("./data.txt", import.meta.url)));
         t.task("read_outside", () => Deno.readTextFile(${JSON.stringify(outside)}));
@@ -137,14 +143,23 @@ function sandboxDags(port: number, outside: string): Record<string, string> {
 dbTest("a task gets only the network, environment and files it declares", async (t, db) => {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
-    () => new Response("hello from the test"),
+    // Through the proxy, a request names the whole address it is for.
+    (request) =>
+      new Response(
+        request.url.includes("gust-proxied") ? `proxied ${request.url}` : "hello from the test",
+      ),
   );
   const outside = await Deno.makeTempFile({ prefix: "gust_secret_" });
   await Deno.writeTextFile(outside, "secret");
   let engine: Engine | null = null;
   try {
     engine = await startEngine(db, await dagFolder(sandboxDags(server.addr.port, outside)), {
-      env: { SOME_VAR: "visible", DATABASE_URL: "postgres://user:password@db/gust" },
+      env: {
+        SOME_VAR: "visible",
+        DATABASE_URL: "postgres://user:password@db/gust",
+        DENO_AUTH_TOKENS: "secret@registry.example",
+        HTTP_PROXY: `http://127.0.0.1:${server.addr.port}`,
+      },
     });
     const { dagRunId, state } = await engine.run("sandbox");
     assert.equal(state, "failed");
@@ -170,10 +185,22 @@ dbTest("a task gets only the network, environment and files it declares", async 
       assert.deepEqual(await result(db, dagRunId, "env_declared"), {
         some: "visible",
         database: "NotCapable",
+        tokens: "NotCapable",
         home: "NotCapable",
       });
       assert.deepEqual(await result(db, dagRunId, "env_undeclared"), { some: "NotCapable" });
     });
+
+    await t.step(
+      "a runner gets Gust's proxy settings, so a task's request goes through the proxy",
+      async () => {
+        assert.equal(states.through_proxy, "success");
+        assert.equal(
+          await result(db, dagRunId, "through_proxy"),
+          "proxied http://gust-proxied.invalid/page",
+        );
+      },
+    );
 
     await t.step("a task reads its DAG folder but nothing outside it", async () => {
       assert.equal(await result(db, dagRunId, "read_inside"), "inside the DAG folder");

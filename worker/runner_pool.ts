@@ -11,7 +11,7 @@
  * not stop a busy loop (measured, see FACTS.md), a process kill does.
  */
 import type { Permissions, TaskError } from "../sdk/types.ts";
-import { permissionsKey, runnerEnv, runnerFlags } from "./permissions.ts";
+import { moduleLoadingEnv, permissionsKey, runnerEnv, runnerFlags } from "./permissions.ts";
 import type { LogLevel, RunnerMessage, RunnerRequest } from "./protocol.ts";
 
 const RUNNER_MAIN = new URL("./runner_main.ts", import.meta.url).pathname;
@@ -138,12 +138,7 @@ class Runner {
       ]);
       if (!this.queue.length) return;
       const tail = this.stderrTail.join("\n");
-      // V8 aborts with SIGTRAP (exit 133) when a heap limit is reached.
-      const oom = /out of memory|heap limit/i.test(tail) || status.code === 133 ||
-        status.signal === "SIGTRAP";
-      const message = oom
-        ? `Runner ran out of memory (heap limit ${this.memoryMb} MiB)`
-        : `Runner exited with code ${status.code}${status.signal ? ` (${status.signal})` : ""}`;
+      const message = crashMessage(status, tail, this.memoryMb);
       this.endAll({
         ok: false,
         reason: "crash",
@@ -353,7 +348,10 @@ export class RunnerPool {
   }
 
   private spawn(key: string, permissions: Permissions, memoryMb: number): Runner {
-    const env = runnerEnv(permissions, this.options.env ?? {});
+    const env = {
+      ...moduleLoadingEnv(this.options.env ?? Deno.env.toObject()),
+      ...runnerEnv(permissions, this.options.env ?? {}),
+    };
     env.DENO_DIR = denoDir();
     env.NO_COLOR = "1";
     const args = [
@@ -412,6 +410,23 @@ export class RunnerPool {
     if (this.idle.get(runner.key)!.length === 0) this.idle.delete(runner.key);
     runner.kill();
   }
+}
+
+/**
+ * Why a runner died, from its exit and the last lines of its stderr: out of memory, or the exit
+ * code with Deno's own error line when it could not start (a module it failed to load, say).
+ * The lines themselves go in the error's stack.
+ */
+export function crashMessage(status: Deno.CommandStatus, stderr: string, memoryMb: number): string {
+  // V8 aborts with SIGTRAP (exit 133) when a heap limit is reached.
+  if (
+    /out of memory|heap limit/i.test(stderr) || status.code === 133 || status.signal === "SIGTRAP"
+  ) {
+    return `Runner ran out of memory (heap limit ${memoryMb} MiB)`;
+  }
+  const signal = status.signal ? ` (${status.signal})` : "";
+  const line = stderr.split("\n").find((l) => l.startsWith("error: "));
+  return `Runner exited with code ${status.code}${signal}${line ? `: ${line.slice(7)}` : ""}`;
 }
 
 let cachedDenoDir: string | null = null;

@@ -5,6 +5,7 @@
 import postgres from "postgres";
 import { type Db, postgresDb } from "../../db/client.ts";
 import { openDb } from "../../db/open.ts";
+import { moduleLoadingEnv } from "../../worker/permissions.ts";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -25,9 +26,13 @@ export interface GustProcess {
   status: Promise<Deno.CommandStatus>;
 }
 
-/** The variables a child needs to find Deno's cache and tools; nothing else leaks in. */
+/**
+ * The variables a child needs to find Deno's cache and tools, and Deno's network settings (a
+ * user's proxy or certificate authority: without them a runner cannot fetch a module it has not
+ * cached); nothing else leaks in.
+ */
 function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
+  const env: Record<string, string> = { NO_COLOR: "1", ...moduleLoadingEnv(Deno.env.toObject()) };
   for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;

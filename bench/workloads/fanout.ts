@@ -107,8 +107,10 @@ export async function startCluster(
     await waitForDags(database.db, o.dagCount);
     return { database, base, processes, close };
   } catch (error) {
+    // What the processes printed is usually the reason (a DAG that failed to import, a port).
+    const outputs = processes.map((p) => `--- ${p.label}:\n${p.output().slice(-3000)}`);
     await close();
-    throw error;
+    throw new Error(`${(error as Error).message}\n${outputs.join("\n")}`, { cause: error });
   }
 }
 
