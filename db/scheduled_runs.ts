@@ -30,6 +30,20 @@ export function dueDags(sql: Sql, now: Date): Promise<DueDag[]> {
 }
 
 /**
+ * When the next scheduled run is due: the earliest next check time after `now` of the DAGs
+ * `dueDags` looks at (null when none has one). The leader sleeps until then instead of a whole
+ * interval. DAGs already due are left out: the ones the last pass left due wait for a run of
+ * theirs to end (a full `maxActiveRuns`), and must not hold back the others' boundaries.
+ */
+export async function nextDagCheckAt(sql: Sql, now: Date): Promise<Date | null> {
+  const [row] = await sql<{ at: Date | null }>`
+    SELECT min(next_dagrun_create_after) AS at FROM dag
+    WHERE is_active AND NOT is_paused AND latest_version_id IS NOT NULL
+      AND next_dagrun_create_after > ${now}`;
+  return row.at;
+}
+
+/**
  * Locks the DAG rows a batch will move, in id order. Two ticks over overlapping DAGs (two
  * schedulers around a failover, or a doubled call) then queue behind each other instead of
  * locking rows in the orders their plans happen to pick, which could deadlock. NO KEY UPDATE

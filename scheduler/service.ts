@@ -8,6 +8,7 @@ import { DagProcessor } from "./dag_processor.ts";
 import { createScheduledRuns } from "./cron_runs.ts";
 import { reapExpiredLeases } from "./reaper.ts";
 import { sweepRunChanges } from "../db/run_changes.ts";
+import { nextDagCheckAt } from "../db/scheduled_runs.ts";
 import { Scheduler } from "./scheduler.ts";
 import { LeaderElection, NotLeaderError } from "./leader.ts";
 import { RUN_CHANGED_CHANNEL } from "../db/channels.ts";
@@ -25,6 +26,8 @@ export interface SchedulerServiceOptions {
   log?: (message: string) => void;
   /** Leader lease; a frozen or cut-off leader is replaced within about this long. */
   leaseMs?: number;
+  /** The longest the leader waits between its duties (see LEADER_DUTY_INTERVAL_MS). */
+  leaderIntervalMs?: number;
 }
 
 const POSTPONED_RETRY_MS = 50;
@@ -36,7 +39,11 @@ const POSTPONED_RETRY_MS = 50;
  */
 const MIN_PASS_GAP_MS = 5;
 const IDLE_PASS_GAP_MS = 50;
-/** How often the leader reaps lost tries and creates the runs schedules call for. */
+/**
+ * How often the leader reaps lost tries and creates the runs schedules call for, at the least:
+ * it also wakes when the next scheduled run is due, so a run starts on its boundary rather than
+ * up to an interval after it (a 1,000-DAG tick came 0.47 to 0.97 s after the minute).
+ */
 const LEADER_DUTY_INTERVAL_MS = 1000;
 
 export class SchedulerService {
@@ -141,14 +148,18 @@ export class SchedulerService {
    */
   private async leaderLoop(): Promise<void> {
     while (!this.stopped) {
+      const interval = this.o.leaderIntervalMs ?? LEADER_DUTY_INTERVAL_MS;
+      let sleepMs = interval;
       if (this.leader.isLeader()) {
         try {
           if (await this.leaderDuties()) this.poke(); // new runs to start, retries to schedule
+          const now = this.clock();
+          sleepMs = untilNextDue(await nextDagCheckAt(this.o.db.sql, now), now, interval);
         } catch (error) {
           this.o.log?.(`Leader duties failed: ${(error as Error).message}`);
         }
       }
-      if (!this.stopped) await this.leading.sleep(LEADER_DUTY_INTERVAL_MS);
+      if (!this.stopped) await this.leading.sleep(sleepMs);
     }
   }
 
@@ -217,6 +228,16 @@ export class SchedulerService {
       this.o.log?.(`Reading the DAG folder failed: ${(error as Error).message}`);
     }
   }
+}
+
+/** The leader's sleep: until the next scheduled run is due, at most the duty interval. */
+export function untilNextDue(
+  next: Date | null,
+  now: Date,
+  interval = LEADER_DUTY_INTERVAL_MS,
+): number {
+  const ms = next ? next.getTime() - now.getTime() : Infinity;
+  return ms > 0 ? Math.min(interval, ms) : interval;
 }
 
 /**
