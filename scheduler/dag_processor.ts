@@ -209,18 +209,29 @@ export class DagProcessor {
     private readonly options: ParseOptions,
   ) {}
 
-  async process(now: Date, o: { full?: boolean } = {}): Promise<ProcessResult> {
+  /**
+   * `retryFailed` imports again the files whose last import failed, changed or not: what failed
+   * may have been passing (a registry that could not be reached, a file the DAG reads at import
+   * that was not there yet), and nothing in the folder's modules says when it is back.
+   */
+  async process(
+    now: Date,
+    o: { full?: boolean; retryFailed?: boolean } = {},
+  ): Promise<ProcessResult> {
     const previous = this.scan;
     const scan = await scanFolder(this.folder, previous ?? undefined);
     const dagFiles = [...scan.keys()].filter(isDagFilePath).sort();
     let toImport = dagFiles;
     if (previous && !o.full) {
       const changed = changedFiles(previous, scan);
-      if (changed.size === 0) {
+      const failedBefore = new Set(this.files.filter((f) => f.error).map((f) => f.file));
+      const failed = o.retryFailed ? dagFiles.filter((f) => failedBefore.has(f)) : [];
+      if (changed.size === 0 && failed.length === 0) {
         this.scan = scan; // the same content; only touched files' times moved
         return { files: this.files, newVersions: [], imported: [] };
       }
-      toImport = affectedDagFiles(scan, dagFiles, changed);
+      const affected = changed.size ? affectedDagFiles(scan, dagFiles, changed) : [];
+      toImport = [...new Set([...affected, ...failed])].sort();
     }
     for (const f of await importDagFiles(this.folder, toImport, this.options)) {
       this.outcomes.set(f.file, f);

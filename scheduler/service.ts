@@ -21,6 +21,8 @@ export interface SchedulerServiceOptions {
   dagRefreshIntervalMs: number;
   /** How often every DAG file is imported again, changed or not (default 5 minutes). */
   dagReparseIntervalMs?: number;
+  /** How often a DAG file whose import failed is imported again (default 30 s). */
+  dagRetryIntervalMs?: number;
   pollIntervalMs?: number;
   clock?: () => Date;
   log?: (message: string) => void;
@@ -39,6 +41,12 @@ const POSTPONED_RETRY_MS = 50;
  */
 const MIN_PASS_GAP_MS = 5;
 const IDLE_PASS_GAP_MS = 50;
+/**
+ * How often a DAG file whose import failed is imported again, unchanged (Airflow imports every
+ * file every 30 s): a registry that was out of reach, or a file the DAG reads at import that was
+ * missing, is back within this long, not at the next full pass.
+ */
+const FAILED_DAG_RETRY_MS = 30_000;
 /**
  * How often the leader reaps lost tries and creates the runs schedules call for, at the least:
  * it also wakes when the next scheduled run is due, so a run starts on its boundary rather than
@@ -60,6 +68,8 @@ export class SchedulerService {
   /** Stops an import in flight at shutdown (a first parse can take a while). */
   private readonly stopping = new AbortController();
   private readonly firstPass = Promise.withResolvers<void>();
+  /** The import error last logged per DAG file, with the source it came from. */
+  private readonly importErrors = new Map<string, string>();
   readonly leader: LeaderElection;
 
   constructor(private readonly o: SchedulerServiceOptions) {
@@ -194,30 +204,46 @@ export class SchedulerService {
       // no file events here (some container filesystems): the interval below still applies
     }
     const reparseMs = this.o.dagReparseIntervalMs ?? 300_000;
+    const retryMs = this.o.dagRetryIntervalMs ?? FAILED_DAG_RETRY_MS;
     let lastFull = -Infinity;
+    let lastRetry = performance.now();
     while (!this.stopped) {
       // A look at the folder is cheap (a stat per file) and imports only what changed; every
-      // `reparseMs` each file is imported again anyway, the backstop for what a look misses.
+      // `reparseMs` each file is imported again anyway, the backstop for what a look misses,
+      // and every `retryMs` the files whose import failed.
       const full = performance.now() - lastFull >= reparseMs;
       if (full) lastFull = performance.now();
+      const retryFailed = full || performance.now() - lastRetry >= retryMs;
+      if (retryFailed) lastRetry = performance.now();
       changed = false;
-      await this.processDags(full);
+      await this.processDags(full, retryFailed);
       this.firstPass.resolve();
       if (this.stopped) break; // a stop during the pass woke nobody
       // Events that came during the pass woke nobody either: look again at once.
-      if (!changed) await this.dagFiles.sleep(this.o.dagRefreshIntervalMs);
+      if (!changed) await this.dagFiles.sleep(Math.min(this.o.dagRefreshIntervalMs, retryMs));
       if (this.stopped) break;
       // Let a burst of file events (an editor's save, a git checkout) settle first.
       if (changed) await new Promise((r) => setTimeout(r, 100));
     }
   }
 
-  private async processDags(full: boolean): Promise<void> {
+  private async processDags(full: boolean, retryFailed: boolean): Promise<void> {
     try {
-      const result = await this.dagProcessor.process(this.clock(), { full });
+      const result = await this.dagProcessor.process(this.clock(), { full, retryFailed });
       const imported = new Set(result.imported);
-      for (const f of result.files.filter((f) => f.error && imported.has(f.file))) {
-        this.o.log?.(`Import error in ${f.file}: ${f.error!.message.split("\n")[0]}`);
+      for (const f of result.files.filter((f) => imported.has(f.file))) {
+        // Said again when the file or its error changed, not at every retry of the same failure.
+        const message = f.error?.message.split("\n")[0];
+        const seen = `${message}\n${f.source}`;
+        if (message !== undefined && this.importErrors.get(f.file) !== seen) {
+          this.o.log?.(`Import error in ${f.file}: ${message}`);
+        }
+        if (message === undefined) this.importErrors.delete(f.file);
+        else this.importErrors.set(f.file, seen);
+      }
+      const present = new Set(result.files.map((f) => f.file));
+      for (const file of this.importErrors.keys()) {
+        if (!present.has(file)) this.importErrors.delete(file);
       }
       if (result.newVersions.length) {
         this.o.log?.(`New DAG versions: ${result.newVersions.join(", ")}`);

@@ -186,3 +186,44 @@ dbTest("errors and duplicate DAG ids follow changes to other files", async (t, d
     await Deno.remove(folder, { recursive: true });
   }
 });
+
+dbTest(
+  "a file whose import failed is imported again on a retry, though nothing changed",
+  async (t, db) => {
+    // Fails until a moment in the near future, as an import fails while something outside the
+    // folder is missing (a registry out of reach, a busy machine's timeout); the folder stays as is.
+    const ready = Date.now() + 1500;
+    const folder = await dagFolder({
+      "later.ts": `
+import { dag } from "gust";
+if (Date.now() < ${ready}) throw new Error("not reachable yet");
+export default dag({ id: "later" }, (t) => { t.task("work", () => 1); });
+`,
+      "fine.ts": dagFile("fine"),
+    });
+    try {
+      const processor = new DagProcessor(db, folder, OPTIONS);
+      await processor.process(at(1));
+      assert.equal(await getDag(db.sql, "later"), null);
+      assert.match((await listImportErrors(db.sql))[0]?.message ?? "", /not reachable yet/);
+      await new Promise((r) => setTimeout(r, ready - Date.now() + 50));
+
+      await t.step("a pass that finds no change imports nothing", async () => {
+        assert.deepEqual((await processor.process(at(2))).imported, []);
+      });
+
+      await t.step("a retry imports the failed file alone, and its DAG is stored", async () => {
+        const result = await processor.process(at(3), { retryFailed: true });
+        assert.deepEqual([result.imported, result.newVersions], [["later.ts"], ["later"]]);
+        assert.ok(await getDag(db.sql, "later"));
+        assert.equal((await listImportErrors(db.sql)).length, 0);
+      });
+
+      await t.step("with no failed file, a retry imports nothing", async () => {
+        assert.deepEqual((await processor.process(at(4), { retryFailed: true })).imported, []);
+      });
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
+);
