@@ -57,6 +57,34 @@ export async function start(config: Config): Promise<void> {
   const processRoles: ProcessRoles = {};
   const startedAt = new Date();
 
+  // Two-stage shutdown: the first signal stops taking work and lets running tasks finish; a
+  // second one (or the end of the grace period) hands them back to be retried elsewhere. Listened
+  // for before any role starts: a signal in between (an orchestrator's stop, a Ctrl-C while the
+  // first parse runs) would otherwise kill the process outright. It waits for the roles being
+  // started to finish starting, then stops them in order.
+  const started = Promise.withResolvers<void>();
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) {
+      log("Second signal: handing running tasks back");
+      await started.promise;
+      await worker?.handBack();
+      return;
+    }
+    stopping = true;
+    log("Shutting down: no new tasks; waiting for running ones");
+    await started.promise;
+    await server?.shutdown();
+    await releaseAuth();
+    await worker?.stop(SHUTDOWN_GRACE_MS);
+    await scheduler?.stop();
+    await db.close();
+    await release();
+    log("Stopped");
+    Deno.exit(0);
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, shutdown);
+
   // The web server first: it answers /health as soon as the database is open, while the
   // scheduler's first parse of the DAG folder and the worker's start are still under way.
   if (roles.has("web")) {
@@ -131,27 +159,7 @@ export async function start(config: Config): Promise<void> {
     }`,
   );
 
-  // Two-stage shutdown: the first signal stops taking work and lets running tasks finish; a
-  // second one (or the end of the grace period) hands them back to be retried elsewhere.
-  let stopping = false;
-  const shutdown = async () => {
-    if (stopping) {
-      log("Second signal: handing running tasks back");
-      await worker?.handBack();
-      return;
-    }
-    stopping = true;
-    log("Shutting down: no new tasks; waiting for running ones");
-    await server?.shutdown();
-    await releaseAuth();
-    await worker?.stop(SHUTDOWN_GRACE_MS);
-    await scheduler?.stop();
-    await db.close();
-    await release();
-    log("Stopped");
-    Deno.exit(0);
-  };
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, shutdown);
+  started.resolve();
 }
 
 if (import.meta.main) {

@@ -1,7 +1,7 @@
 /**
  * `deno task start` as a user runs it: the web server answers as soon as the database is open,
  * while the first parse of the DAG folder is still under way, without reporting errors; and a
- * shutdown in the middle of that parse ends it at once.
+ * shutdown in the middle of that parse, or before the roles have started, ends it at once.
  */
 import assert from "node:assert/strict";
 import { localCredential } from "./auth_helpers.ts";
@@ -131,6 +131,56 @@ Deno.test({
         () => Promise.resolve(runnersOf(folder).length === 0 || null),
         5000,
       );
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await child.status;
+      await Deno.remove(folder, { recursive: true });
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a SIGTERM as soon as the server listens, before the other roles start, stops cleanly",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const folder = await dagFolder({ "gated.ts": GATED });
+    const home = await Deno.makeTempDir({ prefix: "gust_home_" });
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--unstable-worker-options",
+        `--config=${ROOT}deno.json`,
+        `${ROOT}main.ts`,
+      ],
+      env: { GUST_DAGS_FOLDER: folder, GUST_HOME: home, GUST_PORT: String(port), NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    let output = "";
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const read = async () => {
+      const chunk = await reader.read();
+      if (chunk.done) return false;
+      output += chunk.value;
+      return true;
+    };
+    try {
+      // The scheduler and the worker start after this line; a signal meanwhile once killed the
+      // process outright (exit 143) instead of shutting it down.
+      while (!output.includes("Gust is running") && await read());
+      child.kill("SIGTERM");
+      while (await read());
+      const status = await child.status;
+      assert.equal(status.code, 0, output);
+      assert.match(output, /Shutting down[\s\S]*Stopped/);
     } finally {
       try {
         child.kill("SIGKILL");
