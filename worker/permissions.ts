@@ -1,8 +1,8 @@
 /**
  * A task's declared permissions become the flags of the runner process it runs in. The runner
- * gets nothing else: no network, no environment, no files but the DAG folder (to import the
- * task's own code) and what the task lists. Its environment holds only the variables the task
- * declares and Deno's settings for loading modules.
+ * gets nothing else: no network, no files but the DAG folder (to import the task's own code) and
+ * what the task lists, and an environment of only the variables the task declares and Deno's
+ * settings for loading modules.
  */
 import type { Permissions } from "../sdk/types.ts";
 
