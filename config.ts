@@ -90,6 +90,7 @@ const schema = z.object({
   GUST_DAG_IMPORT_TIMEOUT: durationMs("30s"),
   GUST_DAG_REFRESH_INTERVAL: durationMs("30s"),
   GUST_DAG_REPARSE_INTERVAL: durationMs("5m"),
+  GUST_DAG_RETRY_INTERVAL: durationMs("30s"),
   GUST_MAX_BODY_BYTES: int(1_048_576),
   GUST_WEBHOOK_TOLERANCE: durationMs("5m"),
   GUST_WEBHOOK_RATE_LIMIT: rate("60/1m"),
@@ -143,6 +144,8 @@ export interface Config {
   dagRefreshIntervalMs: number;
   /** How often every DAG file is imported again, changed or not. */
   dagReparseIntervalMs: number;
+  /** How often a DAG file whose import failed is imported again, unchanged. */
+  dagRetryIntervalMs: number;
   /** Variables tasks may be given when they declare them by name. */
   taskEnv: Record<string, string>;
   /** The largest request body the API and webhooks read; a larger one is refused with 413. */
@@ -254,6 +257,7 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
     dagImportTimeoutMs: c.GUST_DAG_IMPORT_TIMEOUT,
     dagRefreshIntervalMs: c.GUST_DAG_REFRESH_INTERVAL,
     dagReparseIntervalMs: c.GUST_DAG_REPARSE_INTERVAL,
+    dagRetryIntervalMs: c.GUST_DAG_RETRY_INTERVAL,
     taskEnv: env,
     maxBodyBytes: c.GUST_MAX_BODY_BYTES,
     webhook: {

@@ -147,3 +147,17 @@ Deno.test("a weak or malformed auth setting stops the start and names the variab
     );
   }
 });
+
+Deno.test("the DAG folder's intervals have defaults and are read as durations", () => {
+  const defaults = loadConfig({});
+  assert.deepEqual(
+    [defaults.dagReparseIntervalMs, defaults.dagRetryIntervalMs],
+    [300_000, 30_000],
+  );
+  const set = loadConfig({ GUST_DAG_REPARSE_INTERVAL: "10m", GUST_DAG_RETRY_INTERVAL: "5s" });
+  assert.deepEqual([set.dagReparseIntervalMs, set.dagRetryIntervalMs], [600_000, 5_000]);
+  assert.throws(
+    () => loadConfig({ GUST_DAG_RETRY_INTERVAL: "often" }),
+    (e: unknown) => e instanceof ConfigError && e.message.includes("GUST_DAG_RETRY_INTERVAL"),
+  );
+});

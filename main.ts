@@ -129,6 +129,7 @@ export async function start(config: Config): Promise<void> {
       dagImportTimeoutMs: config.dagImportTimeoutMs,
       dagRefreshIntervalMs: config.dagRefreshIntervalMs,
       dagReparseIntervalMs: config.dagReparseIntervalMs,
+      dagRetryIntervalMs: config.dagRetryIntervalMs,
       leaseMs: config.schedulerLeaseMs,
       log,
     });

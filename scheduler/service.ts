@@ -21,7 +21,7 @@ export interface SchedulerServiceOptions {
   dagRefreshIntervalMs: number;
   /** How often every DAG file is imported again, changed or not (default 5 minutes). */
   dagReparseIntervalMs?: number;
-  /** How often a DAG file whose import failed is imported again (default 30 s). */
+  /** How often a DAG file whose import failed is imported again (default FAILED_DAG_RETRY_MS). */
   dagRetryIntervalMs?: number;
   pollIntervalMs?: number;
   clock?: () => Date;
