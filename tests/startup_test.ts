@@ -19,7 +19,7 @@ while (!(await Deno.stat(go).then(() => true, () => false))) {
 export default dag({ id: "gated" }, (t) => { t.task("work", () => 1); });
 `;
 
-function startGust(folder: string, home: string, port: number) {
+function startGust(folder: string, home: string, port: number, stdout: "null" | "piped" = "null") {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--unstable-worker-options", `--config=${ROOT}deno.json`, `${ROOT}main.ts`],
     env: {
@@ -29,10 +29,22 @@ function startGust(folder: string, home: string, port: number) {
       GUST_DAG_IMPORT_TIMEOUT: "5m",
       NO_COLOR: "1",
     },
-    stdout: "null",
+    stdout,
     stderr: "null",
   }).spawn();
   return child;
+}
+
+/** Kills what is left of the process and removes its folders. */
+async function cleanUp(child: Deno.ChildProcess, folder: string, home: string) {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+  await child.status;
+  await Deno.remove(folder, { recursive: true });
+  await Deno.remove(home, { recursive: true });
 }
 
 async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
@@ -132,14 +144,7 @@ Deno.test({
         5000,
       );
     } finally {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await child.status;
-      await Deno.remove(folder, { recursive: true });
-      await Deno.remove(home, { recursive: true });
+      await cleanUp(child, folder, home);
     }
   },
 });
@@ -152,18 +157,7 @@ Deno.test({
     const folder = await dagFolder({ "gated.ts": GATED });
     const home = await Deno.makeTempDir({ prefix: "gust_home_" });
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--unstable-worker-options",
-        `--config=${ROOT}deno.json`,
-        `${ROOT}main.ts`,
-      ],
-      env: { GUST_DAGS_FOLDER: folder, GUST_HOME: home, GUST_PORT: String(port), NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
+    const child = startGust(folder, home, port, "piped");
     let output = "";
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     const read = async () => {
@@ -182,14 +176,7 @@ Deno.test({
       assert.equal(status.code, 0, output);
       assert.match(output, /Shutting down[\s\S]*Stopped/);
     } finally {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await child.status;
-      await Deno.remove(folder, { recursive: true });
-      await Deno.remove(home, { recursive: true });
+      await cleanUp(child, folder, home);
     }
   },
 });
