@@ -33,6 +33,8 @@ export interface FinishedTry {
  * `try_number > max_tries`). A try counts only while `worker` still holds its lease; the ones it
  * lost are left out of the answer. Call it in a transaction: a scheduler must never see a success
  * without its result, or it would read a branch's missing result as "skip everything".
+ * A task that returned nothing (JSON null) stores no result, as Airflow pushes no XCom for None:
+ * readers take a missing result for null, and a no-op task saves an insert and its key check.
  */
 export async function finishTries(
   sql: Sql,
@@ -81,9 +83,16 @@ export async function finishTries(
     ), results AS (
       INSERT INTO xcom (ti_id, key, value, created_at)
       SELECT f.id, 'return_value', f.result::jsonb, ${now} FROM finished f
-      WHERE f.result IS NOT NULL
+      WHERE f.result <> 'null'
       ON CONFLICT (ti_id, key) DO UPDATE SET value = EXCLUDED.value,
         created_at = EXCLUDED.created_at
+    ), stale AS (
+      -- A try after the first may find an earlier try's result (a retry, a cleared task): one
+      -- that returned nothing or failed must not leave it standing, as Airflow clears XComs when
+      -- a try starts. A first try has nothing to clear, so a fan-out pays no lookup for it.
+      DELETE FROM xcom x USING finished f
+      WHERE f.tryno > 1 AND COALESCE(f.result, 'null') = 'null'
+        AND x.ti_id = f.id AND x.key = 'return_value'
     )
     SELECT id, state, dag_run_id AS "dagRunId", dag_id AS "dagId", pool,
       pool_slots AS "poolSlots"

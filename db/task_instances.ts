@@ -60,7 +60,10 @@ export async function expandMapped(sql: Sql, id: number, count: number, now: Dat
     WHERE id = ${id}`;
 }
 
-/** Results of successful tasks, by task id; a mapped task's come as an array by map index. */
+/**
+ * Results of successful tasks, by task id; a mapped task's come as an array by map index. A task
+ * that returned nothing has no stored result (as in Airflow) and reads as null, in its place.
+ */
 export async function loadResults(
   sql: Sql,
   dagRunId: number,
@@ -70,7 +73,7 @@ export async function loadResults(
   if (taskIds.length === 0) return results;
   const rows = await sql<{ taskId: string; mapIndex: number; value: unknown }>`
     SELECT ti.task_id AS "taskId", ti.map_index AS "mapIndex", x.value
-    FROM task_instance ti JOIN xcom x ON x.ti_id = ti.id AND x.key = 'return_value'
+    FROM task_instance ti LEFT JOIN xcom x ON x.ti_id = ti.id AND x.key = 'return_value'
     WHERE ti.dag_run_id = ${dagRunId} AND ti.task_id = ANY(${taskIds}) AND ti.state = 'success'
     ORDER BY ti.task_id, ti.map_index`;
   for (const row of rows) {
