@@ -28,6 +28,29 @@ export function takeChangesAndLoadTis(sql: Sql, dagRunId: number): Promise<TiVie
     FROM task_instance WHERE dag_run_id = ${dagRunId}`;
 }
 
+/**
+ * Takes the run's recorded changes, as `takeChangesAndLoadTis` does, and says whether evaluating
+ * the run could change anything: only an instance in state none is scheduled, skipped or failed
+ * upstream, only a due retry is scheduled again, and the run ends only once nothing is
+ * unfinished (see `decide`). A wide run whose instances are all scheduled, on their way or done
+ * has nothing to decide, and this answers it without reading all of them.
+ */
+export async function takeChangesAndCheckWork(
+  sql: Sql,
+  dagRunId: number,
+  now: Date,
+): Promise<boolean> {
+  const [row] = await sql<{ work: boolean }>`
+    WITH taken AS (DELETE FROM dag_run_change WHERE dag_run_id = ${dagRunId})
+    SELECT EXISTS (SELECT 1 FROM task_instance WHERE dag_run_id = ${dagRunId} AND state IS NULL)
+      OR EXISTS (SELECT 1 FROM task_instance WHERE dag_run_id = ${dagRunId}
+        AND state = 'up_for_retry' AND next_retry_at <= ${now})
+      OR NOT EXISTS (SELECT 1 FROM task_instance WHERE dag_run_id = ${dagRunId}
+        AND state IN ('scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule'))
+      AS work`;
+  return row.work;
+}
+
 /** Applies scheduler decisions; a row whose state moved on since it was read is left alone. */
 export async function applyChanges(sql: Sql, changes: Change[], now: Date): Promise<number> {
   if (changes.length === 0) return 0;

@@ -27,13 +27,14 @@ const TASKS_PER_PASS = 1024;
  * A wide run (thousands of mapped instances) costs a read of every instance per evaluation, and
  * while it runs every batch of finished tries records a change. Evaluating it at most this often
  * bounds that cost; only the run's own progress (its end, its downstream tasks) waits for it.
+ * Between evaluations that change something, a wide run is first asked whether one could.
  */
 const WIDE_RUN_TIS = 1000;
 const WIDE_RUN_INTERVAL_MS = 250;
 
 export class Scheduler {
-  /** performance.now() before which a wide run is not evaluated again. */
-  private paced = new Map<number, number>();
+  /** Wide runs: performance.now() before which one is not evaluated again, and its size. */
+  private paced = new Map<number, { until: number; size: number }>();
   readonly statistics: PlannerStatistics;
 
   constructor(private readonly db: Db, private readonly clock: () => Date = () => new Date()) {
@@ -49,11 +50,12 @@ export class Scheduler {
     if (this.paced.size > RUNS_PER_PASS) this.forgetPacing();
     const ids = await runsWithChanges(this.db.sql, this.clock(), RUNS_PER_PASS);
     for (const id of ids) {
-      if ((this.paced.get(id) ?? 0) > performance.now()) {
+      const pacing = this.paced.get(id);
+      if (pacing && pacing.until > performance.now()) {
         postponed++;
         continue;
       }
-      const outcome = await scheduleRun(this.db, id, this.clock());
+      const outcome = await scheduleRun(this.db, id, this.clock(), pacing?.size);
       if (!outcome) {
         postponed++; // another scheduler or a worker is evaluating it: its changes stay
         continue;
@@ -61,7 +63,7 @@ export class Scheduler {
       runs.push(outcome);
       if (outcome.scheduled >= MANY_SCHEDULED) this.statistics.refresh();
       if (outcome.size >= WIDE_RUN_TIS && !outcome.finished) {
-        this.paced.set(id, performance.now() + WIDE_RUN_INTERVAL_MS);
+        this.paced.set(id, { until: performance.now() + WIDE_RUN_INTERVAL_MS, size: outcome.size });
       } else this.paced.delete(id);
     }
     const queued = await queueTasks(this.db, this.clock(), TASKS_PER_PASS);
@@ -72,6 +74,6 @@ export class Scheduler {
 
   private forgetPacing(): void {
     const now = performance.now();
-    for (const [id, until] of this.paced) if (until <= now) this.paced.delete(id);
+    for (const [id, { until }] of this.paced) if (until <= now) this.paced.delete(id);
   }
 }
