@@ -50,7 +50,12 @@ dbTest(
         inputs: { quiet: null, some: [1, null, 3], changes: "first try" },
         upstream: { quiet: null, some: [1, null, 3], changes: "first try" },
       };
-      assert.deepEqual(first, { "changes": "first try", "reader": read, "some[0]": 1, "some[2]": 3 });
+      assert.deepEqual(first, {
+        "changes": "first try",
+        "reader": read,
+        "some[0]": 1,
+        "some[2]": 3,
+      });
 
       // Cleared, "changes" runs a second try that returns nothing: the first try's result goes.
       const cleared = await clearTaskInstances(db, {

@@ -98,8 +98,9 @@ dbTest(
         120,
         "the wide map to end",
         engine.run("wide_map", {
-          async onIdle(next) {
+          onIdle(next) {
             if (next) clock.set(next);
+            return Promise.resolve();
           },
         }),
       );
