@@ -2,8 +2,8 @@
  * The grid's conditional answers: while nothing it shows changes, a browser's copy of the page
  * or of the polled fragment is confirmed with a 304; after each kind of change (a worker's, the
  * scheduler's, a clear, a mark, a note, a pause, a new run, a new version, a DAG gone from its
- * file) the copy is stale and the new page shows the change, including in runs whose cells were
- * kept from an earlier render.
+ * file, a finished run's second ending) the copy is stale and the new page shows the change,
+ * including in runs whose cells were kept from an earlier render.
  */
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
@@ -133,6 +133,14 @@ dbTest("the grid is confirmed while unchanged and stale after each change", asyn
   await t.step("a run marked", async () => {
     await postForm(app, `${urls.run("watched", "r1")}/mark`, { state: "success" });
     await both("a mark", (doc) => assert.equal(cell(doc, "a", 0), "s-success"));
+  });
+
+  await t.step("a finished run that ran again and ended with the same dates", async () => {
+    // Nothing renders between: a kept copy of its cells must not be taken for the new ones.
+    await db.sql`UPDATE dag_run SET state = 'running' WHERE id = ${r1}`;
+    await setState(db, "r1", "a", "failed");
+    await db.sql`UPDATE dag_run SET state = 'success' WHERE id = ${r1}`;
+    await both("a second ending", (doc) => assert.equal(cell(doc, "a", 0), "s-failed"));
   });
 
   await t.step("a task marked", async () => {

@@ -110,6 +110,11 @@ dbTest(
         count(*) FILTER (WHERE try_number = 2)::int AS retried
       FROM task_instance WHERE dag_run_id = ${map.dagRunId} AND task_id = 'each'`;
       assert.deepEqual(each, { n: WIDTH, retried: 1 });
+      // The grid's version of a finished run (migration 012) counts its ending, and nothing that
+      // the run's own tasks wrote while it ran.
+      const [versions] = await db.sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM finished_run_version WHERE dag_run_id = ${map.dagRunId}`;
+      assert.equal(versions.n, 1);
 
       const reduce = await within(60, "the wide map-reduce to end", engine.run("wide_reduce"));
       assert.equal(reduce.state, "success");
