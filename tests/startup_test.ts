@@ -70,14 +70,19 @@ function runnersOf(folder: string): string[] {
     .filter((line) => line.includes("runner_main.ts") && line.includes(`--allow-read=${folder}`));
 }
 
+/** A DAG folder holding the gated file, an empty Gust home and a port, for one start. */
+async function gatedSetup(): Promise<{ folder: string; home: string; port: number }> {
+  const folder = await dagFolder({ "gated.ts": GATED });
+  const home = await Deno.makeTempDir({ prefix: "gust_home_" });
+  return { folder, home, port: 20000 + Math.floor(Math.random() * 20000) };
+}
+
 Deno.test({
   name: "the server answers /health while its first DAG parse is still running",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    const folder = await dagFolder({ "gated.ts": GATED });
-    const home = await Deno.makeTempDir({ prefix: "gust_home_" });
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const { folder, home, port } = await gatedSetup();
     const base = `http://127.0.0.1:${port}`;
     const child = startGust(folder, home, port);
     try {
@@ -124,9 +129,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const folder = await dagFolder({ "gated.ts": GATED });
-    const home = await Deno.makeTempDir({ prefix: "gust_home_" });
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const { folder, home, port } = await gatedSetup();
     const child = startGust(folder, home, port);
     try {
       await until("the first parse", () => Promise.resolve(runnersOf(folder).length || null));
@@ -154,9 +157,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const folder = await dagFolder({ "gated.ts": GATED });
-    const home = await Deno.makeTempDir({ prefix: "gust_home_" });
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const { folder, home, port } = await gatedSetup();
     const child = startGust(folder, home, port, "piped");
     let output = "";
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
